@@ -1,0 +1,1 @@
+"""CLI subcommands, one module per topic; each exposes ``register(app)``."""

@@ -1,0 +1,4 @@
+"""GIS core: areas, work grids, DiffusionSat metadata and captions, masks, XYZ math, COG writing.
+
+This package never imports torch.
+"""

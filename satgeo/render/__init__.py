@@ -1,0 +1,1 @@
+"""The render engine: area -> tile plan -> masks -> generation -> seamless blend -> COG."""

@@ -1,0 +1,23 @@
+"""What a render is asked to make. Shared by the CLI, the server and the batch engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from satgeo.geo.area import Area
+from satgeo.geo.masks import Layer
+
+
+@dataclass
+class RenderRequest:
+    area: Area
+    layers: Sequence[Layer] = field(default_factory=list)  # footprints, roads, water, landuse
+    model: str | None = None  # registry name or local path; None = the default pix2pix model
+    prompt: str | None = None
+    date: dt.date | None = None
+    cloud_cover: float | None = None
+    seed: int = 0
+    gsd: float | None = None  # output ground GSD (m/px); None = the model's native GSD
+    steps: int | None = None
