@@ -16,7 +16,7 @@ import click
 from satgeo import __version__
 from satgeo.errors import SatgeoError
 
-COMMAND_MODULES = ("geo", "render", "models", "train", "eval", "batch", "serve")
+COMMAND_MODULES = ("geo", "render", "models", "train", "train_diffusion", "eval", "batch", "serve")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,106 @@
+"""Finding and loading models by name or path.
+
+A *family* (pix2pix, diffusionsat, controlnet) registers how to recognise a checkpoint
+folder/file and how to load it into a ``Generator``. ``load_generator`` resolves a name
+(a built-in entry such as the default pix2pix model, or a cached download under
+``$SATGEO_HOME``) or a local path, then asks each family in turn.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from satgeo.errors import ModelError
+from satgeo.models.base import Generator
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    detect: Callable[[Path], bool]  # does this path hold a checkpoint of this family?
+    load: Callable[..., Generator]  # load(path, device=None, dtype=None) -> Generator
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model satgeo knows by name."""
+
+    name: str
+    family: str
+    description: str
+    path: Path | None = None  # shipped with satgeo (e.g. the default pix2pix model)
+    url: str | None = None  # where `satgeo models pull` downloads it from
+    sha256: str | None = None
+    hub_id: str | None = None
+
+
+_FAMILIES: dict[str, Family] = {}
+_ENTRIES: dict[str, ModelEntry] = {}
+DEFAULT_MODEL = "pix2pix-banepa"
+# Modules that register families/entries on import; imported lazily so `satgeo.geo` users never pay for torch.
+FAMILY_MODULES = ("satgeo.models.pix2pix", "satgeo.models.diffusionsat", "satgeo.models.controlnet")
+
+
+def register_family(family: Family) -> None:
+    _FAMILIES[family.name] = family
+
+
+def register_entry(entry: ModelEntry) -> None:
+    _ENTRIES[entry.name] = entry
+
+
+def _load_family_modules() -> None:
+    import importlib
+
+    for mod in FAMILY_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def satgeo_home() -> Path:
+    return Path(os.environ.get("SATGEO_HOME", Path.home() / ".cache" / "satgeo"))
+
+
+def entries() -> dict[str, ModelEntry]:
+    _load_family_modules()
+    return dict(_ENTRIES)
+
+
+def families() -> dict[str, Family]:
+    _load_family_modules()
+    return dict(_FAMILIES)
+
+
+def resolve(name_or_path: str | None) -> tuple[Path, Family]:
+    """The checkpoint path and family for a model name or a local path."""
+    _load_family_modules()
+    name_or_path = name_or_path or DEFAULT_MODEL
+    entry = _ENTRIES.get(name_or_path)
+    if entry is not None:
+        path = entry.path or satgeo_home() / "models" / entry.name
+        if not path.exists():
+            raise ModelError(
+                f"model {entry.name!r} is not downloaded; run `satgeo models pull {entry.name}` "
+                f"or pass --model with a local checkpoint folder"
+            )
+        return path, _FAMILIES[entry.family]
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        known = ", ".join(sorted(_ENTRIES)) or "none"
+        raise ModelError(f"unknown model {name_or_path!r}: not a known name ({known}) nor an existing path")
+    for family in _FAMILIES.values():
+        if family.detect(path):
+            return path, family
+    raise ModelError(f"{path} holds no checkpoint satgeo recognises (pix2pix, DiffusionSat or ControlNet layouts)")
+
+
+def load_generator(name_or_path: str | None = None, device: str | None = None, dtype=None) -> Generator:
+    """Load a model into a ``Generator`` ready for the render engine."""
+    path, family = resolve(name_or_path)
+    return family.load(path, device=device, dtype=dtype)
