@@ -1,0 +1,134 @@
+"""XYZ (slippy-map) tile math in Web Mercator (EPSG:3857), 256 px tiles unless told.
+
+Web Mercator metres are not ground metres: a z-level pixel is ``C / (tile_size * 2**z)``
+Mercator metres (C = the equator's length) and ``that * cos(lat)`` ground metres.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import mercantile
+import numpy as np
+import shapely
+from affine import Affine
+from rasterio.crs import CRS
+from shapely.geometry.base import BaseGeometry
+
+from satgeo.errors import InputError
+from satgeo.geo.grid import Grid
+
+WEB_MERCATOR = CRS.from_epsg(3857)
+#: Half the Web Mercator world width, metres.
+ORIGIN_SHIFT = 20037508.342789244
+#: Deepest zoom level satgeo serves.
+MAX_ZOOM = 24
+#: Web Mercator's latitude limit.
+MAX_LAT = 85.0511287798066
+
+
+def mercator_pixel_size(zoom: int, tile_size: int = 256) -> float:
+    """Pixel size in Web Mercator metres at ``zoom``."""
+    return 2 * ORIGIN_SHIFT / (tile_size * 2**zoom)
+
+
+def tile_ground_gsd(zoom: int, lat: float, tile_size: int = 256) -> float:
+    """Ground metres per pixel of a ``zoom`` tile at latitude ``lat``."""
+    return mercator_pixel_size(zoom, tile_size) * math.cos(math.radians(lat))
+
+
+def zoom_for_gsd(gsd: float, lat: float, tile_size: int = 256) -> int:
+    """The coarsest zoom whose pixels are at most ``gsd`` ground metres at ``lat``."""
+    if not (math.isfinite(gsd) and gsd > 0):
+        raise InputError(f"GSD must be a positive number, got {gsd}")
+    if not abs(lat) < MAX_LAT:
+        raise InputError(f"latitude {lat} is outside Web Mercator (|lat| < {MAX_LAT:.2f})")
+    z = math.ceil(math.log2(2 * ORIGIN_SHIFT * math.cos(math.radians(lat)) / (tile_size * gsd)) - 1e-9)
+    return int(min(max(z, 0), MAX_ZOOM))
+
+
+def _check(x: int, y: int, z: int) -> None:
+    if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise InputError(f"no such tile: z={z} x={x} y={y}")
+
+
+def tile_bounds(x: int, y: int, z: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of tile x/y/z in Web Mercator metres."""
+    _check(x, y, z)
+    size = 2 * ORIGIN_SHIFT / 2**z
+    west = -ORIGIN_SHIFT + x * size
+    north = ORIGIN_SHIFT - y * size
+    return (west, north - size, west + size, north)
+
+
+def tile_grid(x: int, y: int, z: int, tile_size: int = 256) -> Grid:
+    """The pixel grid of tile x/y/z in EPSG:3857."""
+    west, _, _, north = tile_bounds(x, y, z)
+    px = mercator_pixel_size(z, tile_size)
+    return Grid(WEB_MERCATOR, Affine(px, 0.0, west, 0.0, -px, north), tile_size, tile_size)
+
+
+def tile_center_lonlat(x: int, y: int, z: int) -> tuple[float, float]:
+    b = mercantile.bounds(x, y, z)
+    return ((b.west + b.east) / 2, (b.south + b.north) / 2)
+
+
+def tiles_for_geometry(geom: BaseGeometry, zoom: int) -> list[tuple[int, int, int]]:
+    """(x, y, z) of every ``zoom`` tile that intersects ``geom`` (EPSG:4326 lon/lat).
+
+    Longitudes beyond +-180 (areas across the antimeridian) wrap around.
+    """
+    if not 0 <= zoom <= MAX_ZOOM:
+        raise InputError(f"zoom must be within 0..{MAX_ZOOM}, got {zoom}")
+    if geom is None or geom.is_empty:
+        return []
+    parts = _wrap_lon(geom)
+    out: set[tuple[int, int, int]] = set()
+    for part in parts:
+        w, s, e, n = part.bounds
+        s, n = max(s, -MAX_LAT + 1e-9), min(n, MAX_LAT - 1e-9)
+        if n <= s:
+            continue
+        cands = list(mercantile.tiles(w, s, e, n, [zoom]))
+        xs = np.array([t.x for t in cands], dtype=np.int64)
+        ys = np.array([t.y for t in cands], dtype=np.int64)
+        merc = _to_mercator(part)
+        size = 2 * ORIGIN_SHIFT / 2**zoom
+        boxes = shapely.box(
+            -ORIGIN_SHIFT + xs * size, ORIGIN_SHIFT - (ys + 1) * size,
+            -ORIGIN_SHIFT + (xs + 1) * size, ORIGIN_SHIFT - ys * size,
+        )
+        shapely.prepare(merc)
+        hit = shapely.intersects(merc, boxes)
+        out.update((int(x), int(y), zoom) for x, y in zip(xs[hit], ys[hit]))
+    return sorted(out, key=lambda t: (t[1], t[0]))
+
+
+def iter_tiles(geom: BaseGeometry, zoom: int) -> Iterator[tuple[int, int, int]]:
+    yield from tiles_for_geometry(geom, zoom)
+
+
+def _to_mercator(geom: BaseGeometry) -> BaseGeometry:
+    def fwd(coords: np.ndarray) -> np.ndarray:
+        lon = coords[:, 0]
+        lat = np.clip(coords[:, 1], -MAX_LAT, MAX_LAT)
+        x = np.radians(lon) * 6378137.0
+        y = np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * 6378137.0
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, fwd)
+
+
+def _wrap_lon(geom: BaseGeometry) -> list[BaseGeometry]:
+    """Split a lon/lat geometry that runs past +-180 into pieces inside -180..180."""
+    w, _, e, _ = geom.bounds
+    if w >= -180 and e <= 180:
+        return [geom]
+    pieces = []
+    for shift in (-360.0, 0.0, 360.0):
+        window = shapely.box(-180 - shift, -90, 180 - shift, 90)
+        piece = shapely.intersection(geom, window)
+        if not piece.is_empty:
+            pieces.append(shapely.transform(piece, lambda c, s=shift: c + np.array([s, 0.0])))
+    return pieces
