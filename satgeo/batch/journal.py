@@ -1,0 +1,130 @@
+"""The SQLite journal of a batch job: its parameters and every finished chunk.
+
+A chunk is recorded only after its COG has been renamed into place, so the journal never
+names a file that is not complete. The journal also marks an output folder as satgeo's:
+``open_output_dir`` refuses folders that hold anything else, so nothing a user owns is
+ever overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from satgeo.errors import InputError
+
+JOURNAL_NAME = "satgeo-batch.sqlite"
+CHUNKS_DIR = "chunks"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    tiles INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    finished REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class DoneChunk:
+    id: str
+    path: str  # relative to the output folder
+    tiles: int
+    bytes: int
+    sha256: str
+    seconds: float
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def get(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def params(self) -> dict | None:
+        raw = self.get("params")
+        return json.loads(raw) if raw else None
+
+    def done(self) -> dict[str, DoneChunk]:
+        rows = self.db.execute("SELECT id, path, tiles, bytes, sha256, seconds FROM chunks").fetchall()
+        return {r[0]: DoneChunk(*r) for r in rows}
+
+    def record(self, chunk: DoneChunk) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO chunks (id, path, tiles, bytes, sha256, seconds, finished) VALUES (?,?,?,?,?,?,?)",
+            (chunk.id, chunk.path, chunk.tiles, chunk.bytes, chunk.sha256, chunk.seconds, time.time()),
+        )
+
+    def forget(self, chunk_id: str) -> None:
+        self.db.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
+
+
+def check_output_dir(out_dir: Path, resume: bool) -> bool:
+    """Refuse a folder holding files satgeo did not write, or an earlier job without ``resume``.
+
+    Returns whether a journal (an earlier job) is there. Creates nothing.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"output {out_dir} exists and is not a folder; pass a folder path to -o")
+    existed = (out_dir / JOURNAL_NAME).exists()
+    if out_dir.exists() and not existed:
+        others = sorted(p.name for p in out_dir.iterdir())
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise InputError(
+                f"output folder {out_dir} already holds {len(others)} file(s) satgeo did not write ({shown}); "
+                "choose an empty or new folder"
+            )
+    if existed and not resume:
+        raise InputError(f"{out_dir} holds an earlier batch job; pass --resume to finish it, or choose a new folder")
+    return existed
+
+
+def open_journal(out_dir: Path) -> Journal:
+    """Create the output folder (and its chunks folder) and open the job journal."""
+    out_dir = Path(out_dir)
+    try:
+        (out_dir / CHUNKS_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+    path = out_dir / JOURNAL_NAME
+    try:
+        return Journal(path)
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"cannot open the job journal {path}: {exc}") from None

@@ -1,0 +1,61 @@
+"""``satgeo batch``: whole vector layers to chunked COGs + VRT mosaic + STAC, locally or on Ray."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from satgeo.errors import InputError
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--date must be YYYY-MM-DD, got {value!r}") from None
+
+
+def register(app: click.Group) -> None:
+    @app.command("batch")
+    @click.argument("layers", nargs=-1, required=True)
+    @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder (new, empty, or an earlier job with --resume).")
+    @click.option("--gsd", type=float, help="Ground metres per pixel (local UTM lattice).")
+    @click.option("--zoom", type=int, help="XYZ zoom level (EPSG:3857 tiles) instead of --gsd.")
+    @click.option("--crs", help="Pin the work CRS for --gsd (default: the local UTM zone).")
+    @click.option("--aoi", help="Only tiles inside this area (any vector file).")
+    @click.option("--model", help="Model name or checkpoint path (default: the default pix2pix model).")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--prompt", help="Text prompt (diffusion models).")
+    @click.option("--date", "date_", help="Acquisition date YYYY-MM-DD (metadata; STAC datetime).")
+    @click.option("--cloud-cover", type=float, help="Cloud cover 0..1 (metadata).")
+    @click.option("--steps", type=int, help="Sampling steps (diffusion models).")
+    @click.option("--tile-px", type=int, default=256, show_default=True, help="Pixels per lattice tile side (--gsd only).")
+    @click.option("--chunk-tiles", type=int, default=4, show_default=True, help="Chunks are N x N tiles; one COG each.")
+    @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+    @click.option("--workers", type=int, help="Ray: number of model actors (default: one per CPU, or per GPU).")
+    @click.option("--threads", type=int, help="torch threads per worker (the local process or each Ray actor).")
+    @click.option("--ray-address", envvar="RAY_ADDRESS", help="Ray cluster to join (default $RAY_ADDRESS, else a local one).")
+    @click.option("--resume", is_flag=True, help="Finish an interrupted job in -o.")
+    @click.option("--mosaic-cog", is_flag=True, help="Also write one COG of the whole mosaic (mosaic.tif).")
+    @click.option("--no-progress", is_flag=True, help="No progress bar.")
+    def batch(layers, out_dir, gsd, zoom, crs, aoi, model, seed, prompt, date_, cloud_cover, steps, tile_px,
+              chunk_tiles, engine, workers, threads, ray_address, resume, mosaic_cog, no_progress) -> None:
+        """Render whole vector LAYERS (footprints, roads, water, landuse; any GDAL format,
+        `path:layer` for one layer of a multi-layer file) into a folder of chunk COGs,
+        mosaic.vrt, a STAC catalog (stac/catalog.json) and summary.json."""
+        from satgeo.batch import BatchOptions, run_batch
+
+        summary = run_batch(
+            BatchOptions(
+                layers=list(layers), out_dir=out_dir, gsd=gsd, zoom=zoom, crs=crs, aoi=aoi, model=model, seed=seed,
+                prompt=prompt, date=_date(date_), cloud_cover=cloud_cover, steps=steps, tile_px=tile_px,
+                chunk_tiles=chunk_tiles, engine=engine, workers=workers, threads=threads, ray_address=ray_address, resume=resume,
+                mosaic_cog=mosaic_cog, progress=not no_progress,
+            )
+        )
+        for line in summary.lines():
+            click.echo(line)

@@ -1,0 +1,34 @@
+"""Helpers shared by the batch tests (a uniquely named module: ``conftest`` names collide)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SUBSET = HERE / "data" / "boulder_subset.gpkg"
+SHARED = HERE.parents[1].parent / "shared" / "data"
+BOULDER = SHARED / "opengeos_boulder_mtbf33" / "boulder_buildings.zip"
+
+#: Small, fast job settings shared by the tests: 32 px tiles of 4 m, one tile per chunk.
+NATIVE_GSD = 4.0
+JOB = dict(gsd=4.0, tile_px=32, chunk_tiles=1, seed=3, threads=1)
+JOB_ARGS = ["--gsd", "4", "--tile-px", "32", "--chunk-tiles", "1", "--seed", "3", "--threads", "1"]
+
+
+def build_tiny_pix2pix(folder: Path, native_gsd: float = NATIVE_GSD) -> Path:
+    """A tiny random pix2pix checkpoint (64 px windows) saved like a real one."""
+    from satgeo.models.pix2pix import Pix2PixConfig, save_pix2pix
+    from satgeo.models.pix2pix_nets import init_weights
+
+    cfg = Pix2PixConfig(
+        name="tiny-batch-test", num_downs=6, ngf=4, native_gsd=native_gsd, tile_size=64, overlap=16,
+        description="random weights for tests",
+    )
+    net = init_weights(cfg.build(), seed=7)
+    return save_pix2pix(net, cfg, folder)
+
+
+def imagery_bytes(out: Path) -> dict[str, bytes]:
+    """Every chunk COG and the mosaic VRT of a job folder, by relative path."""
+    files = sorted((out / "chunks").glob("*.tif")) + [out / "mosaic.vrt"]
+    return {str(p.relative_to(out)): p.read_bytes() for p in files}

@@ -1,0 +1,58 @@
+"""kill -9 a real `satgeo batch` mid-run, then --resume: byte-identical to an uninterrupted run,
+and no partial COG ever under a final name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import rasterio
+from batch_helpers import JOB_ARGS, SUBSET, imagery_bytes
+
+
+def _done_count(journal) -> int:
+    if not journal.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # tables not created yet
+
+
+def test_sigkill_mid_run_then_resume_gives_identical_bytes(reference_run, tiny_model, tmp_path):
+    ref, ref_summary = reference_run
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "satgeo.cli", "batch", str(SUBSET), "-o", str(out), "--model", tiny_model,
+           "--no-progress", *JOB_ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    journal = out / "satgeo-batch.sqlite"
+    deadline = time.monotonic() + 180
+    try:
+        while _done_count(journal) < 2:
+            assert proc.poll() is None, f"batch exited early: {proc.stderr.read().decode()[-500:]}"
+            assert time.monotonic() < deadline, "batch made no progress"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    done = _done_count(journal)
+    assert 2 <= done < ref_summary.chunks, "the kill should land mid-run"
+    # Every COG under a final name is complete (temporaries are hidden '.…satgeo-tmp' files).
+    finals = sorted((out / "chunks").glob("*.tif"))
+    assert done <= len(finals) <= done + 1
+    for path in finals:
+        with rasterio.open(path) as src:
+            src.read()
+    assert not (out / "mosaic.vrt").exists()
+
+    r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resuming" in r.stderr
+    assert imagery_bytes(out) == imagery_bytes(ref)
+    assert not [p for p in (out / "chunks").iterdir() if p.name.startswith(".")]
