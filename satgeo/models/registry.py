@@ -35,6 +35,9 @@ class ModelEntry:
     url: str | None = None  # where `satgeo models pull` downloads it from
     sha256: str | None = None
     hub_id: str | None = None
+    zenodo_record: str | None = None  # `pull` lists the record's files via Zenodo's API (md5 checked)
+    license: str = ""
+    get_it: str = ""  # one line telling users how to obtain the weights by hand
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -85,10 +88,8 @@ def resolve(name_or_path: str | None) -> tuple[Path, Family]:
     if entry is not None:
         path = entry.path or satgeo_home() / "models" / entry.name
         if not path.exists():
-            raise ModelError(
-                f"model {entry.name!r} is not downloaded; run `satgeo models pull {entry.name}` "
-                f"or pass --model with a local checkpoint folder"
-            )
+            how = entry.get_it or f"run `satgeo models pull {entry.name}` or pass --model with a local checkpoint folder"
+            raise ModelError(f"model {entry.name!r} is not downloaded; {how}")
         return path, _FAMILIES[entry.family]
     path = Path(name_or_path).expanduser()
     if not path.exists():

@@ -4,21 +4,42 @@ Pixels are a function of (model, layers, seed, parameters) and the *global* wind
 lattice of the model's native grid, not of the area that was asked for: any area, chunk
 or metatile is an exact crop of the same virtual image, so results are order-independent
 and chunk borders are seamless.
+
+Pipeline: area -> output grid (work CRS, snapped to multiples of the output GSD) -> the
+lattice rectangle it needs -> window rows (masks burned once per row band, windows
+generated in batches, seeded noise) -> feathered blend (``blend.NativeCanvas``) ->
+resample to the output GSD band by band -> ``CogWriter`` (streamed; atomic).
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
+from rasterio.warp import Resampling, reproject, transform_bounds
 
+from satgeo.errors import Cancelled, InputError, LimitError
 from satgeo.geo.grid import Grid
+from satgeo.models.base import Generator, ModelCard, RegionRequest
+from satgeo.render.blend import NativeCanvas
+from satgeo.render.noise import window_seed
+from satgeo.render.plan import Lattice, snapped_grid
 from satgeo.render.request import RenderRequest
 
 Progress = Callable[[float], None]
+
+#: Output rows written per band (a multiple of the COG's 512 px blocks).
+BAND_ROWS = 512
+#: Windows generated per forward pass.
+BATCH = 8
+#: Largest lattice rectangle ``render_grid`` builds in memory (pixels).
+MAX_GRID_PIXELS = 64 * 1024 * 1024
 
 
 @dataclass
@@ -27,6 +48,149 @@ class RenderResult:
     grid: Grid
     tags: dict  # provenance tags written to the COG
     seconds: float
+
+
+# ------------------------------------------------------------------ models and layers
+
+_GENERATORS: OrderedDict[tuple, Generator] = OrderedDict()
+_GEN_LOCK = threading.Lock()
+
+
+def _resolve(model: str | None):
+    """``registry.resolve``, without importing the diffusion families for pix2pix models.
+
+    (Importing diffusers costs seconds to minutes on a busy CPU; the default model needs none of it.)
+    """
+    from satgeo.models import pix2pix, registry
+
+    fam = registry._FAMILIES.get(pix2pix.FAMILY)
+    entry = registry._ENTRIES.get(model or registry.DEFAULT_MODEL)
+    if fam is not None and entry is not None and entry.family == pix2pix.FAMILY and entry.path is not None \
+            and entry.path.exists():
+        return entry.path, fam
+    if fam is not None and model and entry is None and Path(model).expanduser().exists() \
+            and pix2pix.detect(Path(model).expanduser()):
+        return Path(model).expanduser(), fam
+    return registry.resolve(model)
+
+
+def get_generator(model: str | None) -> Generator:
+    """A loaded generator for a registry name or path, kept in a small cache (by path + mtime)."""
+    path, family = _resolve(model)
+    try:
+        files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
+        stamp = max((p.stat().st_mtime_ns for p in files), default=0)
+    except OSError:
+        stamp = 0
+    key = (str(path.resolve()), family.name, stamp)
+    with _GEN_LOCK:
+        gen = _GENERATORS.get(key)
+        if gen is not None:
+            _GENERATORS.move_to_end(key)
+            return gen
+    gen = family.load(path)
+    with _GEN_LOCK:
+        _GENERATORS[key] = gen
+        while len(_GENERATORS) > 2:
+            _GENERATORS.popitem(last=False)
+    return gen
+
+
+def lattice_for(request: RenderRequest, card: ModelCard) -> Lattice:
+    return Lattice(request.area.work_crs(), float(card.native_gsd), int(card.tile_size), int(card.overlap))
+
+
+def check_gsd(gsd: float, card: ModelCard) -> None:
+    """Refuse output GSDs further than ``card.max_gsd_ratio`` from the model's native GSD."""
+    if not (math.isfinite(gsd) and gsd > 0):
+        raise InputError(f"--gsd must be a positive number of metres, got {gsd}")
+    ratio = max(gsd / card.native_gsd, card.native_gsd / gsd)
+    if ratio > card.max_gsd_ratio:
+        lo, hi = card.native_gsd / card.max_gsd_ratio, card.native_gsd * card.max_gsd_ratio
+        raise InputError(
+            f"GSD {gsd:g} m is {ratio:.0f}x away from model {card.name!r}'s native {card.native_gsd:g} m; "
+            f"use a GSD between {lo:.3g} and {hi:.3g} m or another model"
+        )
+
+
+def _layer_set(request: RenderRequest, crs):
+    from satgeo.geo.masks import cached_layers
+
+    return cached_layers(list(request.layers), crs)
+
+
+def _check_layers_meet(layers, request: RenderRequest, bounds: tuple[float, float, float, float]) -> None:
+    """Footprints given but none inside the area: almost always a wrong file or CRS."""
+    if not request.layers:
+        return
+    import shapely
+
+    if len(layers) == 0 or not len(layers.tree.query(shapely.box(*bounds))):
+        names = ", ".join(str(x) for x in request.layers if not hasattr(x, "geometry")) or "the given layers"
+        raise InputError(
+            f"no feature of {names} falls inside the area; check the layer, its CRS and --bbox/--aoi"
+        )
+
+
+# ------------------------------------------------------------------ window generation
+
+
+def _row_maker(
+    gen: Generator, lattice: Lattice, layers, request: RenderRequest, cancel: threading.Event | None,
+    metadata: list[float] | None,
+):
+    t, s = lattice.tile, lattice.stride
+    batched = hasattr(gen, "generate_batch")
+
+    def make_row(i: int, js: Sequence[int]) -> np.ndarray:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("render cancelled")
+        j0 = js[0]
+        width = (js[-1] - j0) * s + t
+        band = layers.rasterize(lattice.grid(i * s, j0 * s, t, width)) if layers is not None else \
+            np.zeros((t, width), np.uint8)
+        masks = np.stack([band[:, (j - j0) * s:(j - j0) * s + t] for j in js])
+        seeds = [window_seed(request.seed, lattice, i * s, j * s) for j in js]
+        out = np.empty((len(js), t, t, 3), np.uint8)
+        for k in range(0, len(js), BATCH):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("render cancelled")
+            if batched:
+                out[k:k + BATCH] = gen.generate_batch(masks[k:k + BATCH], seeds[k:k + BATCH])
+            else:
+                for q in range(k, min(k + BATCH, len(js))):
+                    req = RegionRequest(
+                        masks=masks[q], grid=lattice.grid(i * s, js[q] * s, t, t), seed=request.seed,
+                        origin=(i * s, js[q] * s), prompt=request.prompt, metadata=metadata,
+                        steps=request.steps, cancel=cancel,
+                        extra={"noise_seed": seeds[q], "lattice_key": lattice.key},
+                    )
+                    out[q] = gen.generate_region(req)
+        return out
+
+    return make_row
+
+
+def _metadata(request: RenderRequest, gsd: float) -> tuple[list[float] | None, list[float] | None]:
+    """(raw, normalized) DiffusionSat metadata of the request, when the core can compute it."""
+    try:
+        from satgeo.geo.metadata import metadata_for
+    except ImportError:
+        return None, None
+    md = metadata_for(request.area, gsd, request.date, request.cloud_cover)
+    raw = [getattr(md, f) for f in ("lon", "lat", "gsd", "cloud_cover", "year", "month", "day")]
+    return [float(v) if v is not None else None for v in raw], md.normalized()
+
+
+def _resampling(out_gsd: float, native: float) -> Resampling:
+    return Resampling.average if out_gsd > native * 1.01 else Resampling.bilinear
+
+
+def _margin(out_gsd: float, native: float) -> int:
+    return int(math.ceil(out_gsd / native)) + 2
+
+
+# ------------------------------------------------------------------ public API
 
 
 def render_to_cog(
@@ -38,7 +202,75 @@ def render_to_cog(
     stac: bool = False,
 ) -> RenderResult:
     """Render ``request.area`` at ``request.gsd`` into a COG at ``out_path`` (atomic, streamed)."""
-    raise NotImplementedError  # implemented by the pix2pix/render-engine work
+    from satgeo.geo.cog import CogWriter, provenance_tags
+
+    t_start = time.time()
+    gen = get_generator(request.model)
+    card = gen.card
+    lattice = lattice_for(request, card)
+    gsd = float(request.gsd) if request.gsd is not None else card.native_gsd
+    check_gsd(gsd, card)
+    bounds = request.area.work_geometry().bounds
+    grid = snapped_grid(lattice.crs, bounds, gsd)
+    layers = _layer_set(request, lattice.crs) if request.layers else None
+    _check_layers_meet(layers, request, bounds)
+    raw_md, norm_md = _metadata(request, gsd)
+    tags = provenance_tags(
+        model=card.name, model_hash=getattr(gen, "model_hash", None), prompt=request.prompt, seed=request.seed,
+        metadata=norm_md, metadata_raw=raw_md, family=card.family, gsd=gsd, native_gsd=card.native_gsd,
+        lattice=lattice.key, license=card.license or None, attribution=card.attribution or None,
+    )
+    exact = math.isclose(gsd, lattice.gsd, rel_tol=1e-9)
+    margin = 0 if exact else _margin(gsd, lattice.gsd)
+    r0, c0, r1, c1 = lattice.rect_for_bounds(grid.bounds, margin)
+
+    def on_row(done: int, total: int) -> None:
+        if progress is not None:
+            progress(min(done / total, 0.999))
+
+    canvas = NativeCanvas(
+        lattice, r0, c0, r1, c1, _row_maker(gen, lattice, layers, request, cancel, raw_md), on_row=on_row,
+    )
+    resampling = _resampling(gsd, lattice.gsd)
+    out_path = Path(out_path)
+    if out_path.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError(f"output {out_path} must end in .tif")
+    with CogWriter(out_path, grid, 3, "uint8", tags=tags, overview_resampling="average") as writer:
+        for a in range(0, grid.height, BAND_ROWS):
+            b = min(grid.height, a + BAND_ROWS)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("render cancelled")
+            if exact:
+                rows = canvas.rows(r0 + a, r0 + b)  # r0 is the grid's own first lattice row
+                band = rows.transpose(2, 0, 1)
+            else:
+                band = _resample_band(canvas, lattice, grid, a, b, c0, c1, margin, resampling)
+            writer.write(band, a, 0)
+    if progress is not None:
+        progress(1.0)
+    if stac:
+        from satgeo.geo.cog import write_stac_item
+
+        write_stac_item(out_path)
+    return RenderResult(out_path, grid, tags, time.time() - t_start)
+
+
+def _resample_band(canvas: NativeCanvas, lattice: Lattice, grid: Grid, a: int, b: int, c0: int, c1: int,
+                   margin: int, resampling: Resampling) -> np.ndarray:
+    """Output rows [a, b) of ``grid`` resampled from the lattice rows under them."""
+    g = lattice.gsd
+    band_grid = grid.window(0, a, grid.width, b - a)
+    _, south, _, north = band_grid.bounds
+    ra = max(canvas.row0, math.floor(-north / g + 1e-9) - margin)
+    rb = min(canvas.row1, math.ceil(-south / g - 1e-9) + margin)
+    src = canvas.rows(ra, rb).transpose(2, 0, 1)
+    src_grid = lattice.grid(ra, c0, rb - ra, c1 - c0)
+    dst = np.zeros((3, b - a, grid.width), np.uint8)
+    reproject(
+        np.ascontiguousarray(src), dst, src_transform=src_grid.transform, src_crs=lattice.crs,
+        dst_transform=band_grid.transform, dst_crs=grid.crs, resampling=resampling, num_threads=1,
+    )
+    return dst
 
 
 def render_grid(
@@ -48,5 +280,82 @@ def render_grid(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> np.ndarray:
-    """Render onto an explicit grid (server metatiles, batch chunks): (3, H, W) uint8."""
-    raise NotImplementedError  # implemented by the pix2pix/render-engine work
+    """Render onto an explicit grid (server metatiles, batch chunks): (3, H, W) uint8.
+
+    The pixels come from the request area's lattice (its work CRS at the model's native
+    GSD): a grid that is an exact crop of that lattice gets the lattice pixels unchanged;
+    any other grid (another CRS, GSD or alignment) is resampled from it.
+    """
+    gen = get_generator(request.model)
+    card = gen.card
+    lattice = lattice_for(request, card)
+    layers = _layer_set(request, lattice.crs) if request.layers else None
+    off = lattice.offset_of(grid)
+    if off is not None:
+        r0, c0 = off
+        r1, c1 = r0 + grid.height, c0 + grid.width
+        margin = 0
+    else:
+        from satgeo.geo.metadata import ground_gsd
+        from rasterio.warp import transform as warp_transform
+
+        cx, cy = grid.transform * (grid.width / 2, grid.height / 2)
+        lon, lat = warp_transform(grid.crs, "EPSG:4326", [cx], [cy])
+        out_gsd = ground_gsd(grid.crs, grid.gsd, lon[0], lat[0])
+        check_gsd(out_gsd, card)
+        bounds = transform_bounds(grid.crs, lattice.crs, *grid.bounds, densify_pts=21)
+        margin = _margin(out_gsd, lattice.gsd)
+        r0, c0, r1, c1 = lattice.rect_for_bounds(bounds, margin)
+    if (r1 - r0) * (c1 - c0) > MAX_GRID_PIXELS:
+        raise LimitError(
+            f"grid needs {(r1 - r0) * (c1 - c0) / 1e6:.0f} Mpx at the model's native GSD "
+            f"(limit {MAX_GRID_PIXELS / 1e6:.0f}); ask for a smaller grid or use render_to_cog"
+        )
+    raw_md, _ = _metadata(request, lattice.gsd)
+
+    def on_row(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done / total)
+
+    canvas = NativeCanvas(
+        lattice, r0, c0, r1, c1, _row_maker(gen, lattice, layers, request, cancel, raw_md), on_row=on_row,
+    )
+    native = canvas.rows(r0, r1).transpose(2, 0, 1)
+    if off is not None:
+        return np.ascontiguousarray(native)
+    dst = np.zeros((3, grid.height, grid.width), np.uint8)
+    reproject(
+        np.ascontiguousarray(native), dst, src_transform=lattice.grid(r0, c0, r1 - r0, c1 - c0).transform,
+        src_crs=lattice.crs, dst_transform=grid.transform, dst_crs=grid.crs,
+        resampling=_resampling(out_gsd, lattice.gsd),
+        num_threads=1,
+    )
+    return dst
+
+
+
+def render_mask(gen: Generator, mask: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) uint8 for a class mask given in pixels (no georeferencing), feathered like a render.
+
+    The mask is treated as lattice rows/cols [0, H) x [0, W) of a local lattice; windows
+    reaching past it see the mask mirrored. Used by evaluation on image chips.
+    """
+    from rasterio.crs import CRS
+
+    card = gen.card
+    mask = np.asarray(mask, np.uint8)
+    h, w = mask.shape
+    lattice = Lattice(CRS.from_epsg(3857), float(card.native_gsd), int(card.tile_size), int(card.overlap))
+    t, s = lattice.tile, lattice.stride
+    pad = t  # windows start at most one stride before the mask
+    padded = np.pad(mask, pad, mode="symmetric")
+
+    class _Local:
+        def rasterize(self, grid: Grid) -> np.ndarray:
+            c = round(grid.transform.c / lattice.gsd)
+            r = round(-grid.transform.f / lattice.gsd)
+            return padded[r + pad:r + pad + grid.height, c + pad:c + pad + grid.width]
+
+    req = RenderRequest(area=None, seed=seed)  # type: ignore[arg-type]
+    canvas = NativeCanvas(lattice, 0, 0, h, w, _row_maker(gen, lattice, _Local(), req, None, None))
+    return canvas.rows(0, h)

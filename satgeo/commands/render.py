@@ -1,0 +1,90 @@
+"""`satgeo render`: footprints (and other layers) over an area -> a synthetic COG."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+
+import click
+
+from satgeo.errors import InputError
+
+
+def _area(bbox, crs, aoi):  # noqa: ANN001
+    from satgeo.geo.area import Area
+
+    if bbox and aoi:
+        raise InputError("give either --bbox or --aoi, not both")
+    if aoi:
+        if crs:
+            raise InputError("--crs applies to --bbox; an --aoi file carries its own CRS")
+        return Area.from_file(aoi)
+    if not bbox:
+        raise InputError("give the area with --bbox W S E N (and --crs) or --aoi FILE")
+    return Area.from_bbox(tuple(bbox), crs or "EPSG:4326")
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--date must be YYYY-MM-DD, got {value!r}") from None
+
+
+@click.command("render")
+@click.option("--aoi", type=click.Path(dir_okay=False), default=None, help="Polygon layer of the area.")
+@click.option("--bbox", type=float, nargs=4, default=None, metavar="W S E N", help="Area bounds in --crs.")
+@click.option("--crs", default=None, help="CRS of --bbox (default EPSG:4326).")
+@click.option("--footprints", "layers", multiple=True, metavar="LAYER",
+              help="Vector layer(s): buildings, roads, water, landuse (repeatable).")
+@click.option("--model", default=None, help="Model name (`satgeo models list`) or checkpoint path; default pix2pix-banepa.")
+@click.option("--prompt", default=None, help="Text prompt (diffusion models).")
+@click.option("--date", "date_", default=None, metavar="YYYY-MM-DD")
+@click.option("--cloud-cover", type=float, default=None, help="0..1")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--gsd", type=float, default=None, help="Output ground metres per pixel (default: the model's native GSD).")
+@click.option("--steps", type=int, default=None, help="Sampling steps (diffusion models).")
+@click.option("--stac", is_flag=True, help="Also write a STAC item beside the COG.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Output COG (.tif).")
+def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, gsd, steps, stac, quiet, out) -> None:  # noqa: ANN001
+    """Render synthetic imagery of an area from its vector layers into a georeferenced COG."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from satgeo.render.engine import render_to_cog
+    from satgeo.render.request import RenderRequest
+
+    if cloud_cover is not None and not (math.isfinite(cloud_cover) and 0 <= cloud_cover <= 1):
+        raise InputError(f"--cloud-cover must be within 0..1, got {cloud_cover}")
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps must be at least 1, got {steps}")
+    for layer in layers:
+        if not layer.startswith("/vsi") and not Path(layer).exists():
+            raise InputError(f"footprint layer {layer} does not exist")
+    request = RenderRequest(
+        area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=_date(date_),
+        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps,
+    )
+    bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+    last = [0]
+
+    def progress(f: float) -> None:
+        n = int(f * 1000)
+        bar.update(max(0, n - last[0]))
+        last[0] = max(last[0], n)
+
+    try:
+        result = render_to_cog(request, out, progress=progress, stac=stac)
+    finally:
+        bar.close()
+    g = result.grid
+    click.echo(f"{result.path}  {g.width}x{g.height} px  {g.gsd:g} m  {g.crs.to_string()}  {result.seconds:.1f} s")
+
+
+def register(app: click.Group) -> None:
+    app.add_command(render_cmd)

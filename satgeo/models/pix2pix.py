@@ -1,0 +1,352 @@
+"""The pix2pix family: class mask -> RGB with a U-Net generator.
+
+Checkpoints satgeo reads:
+
+* our own folder: ``model.safetensors`` (generator weights, fp16 or fp32) and
+  ``config.json`` (architecture, input encoding, model card);
+* the reference implementation's ``latest_net_G.pth`` (or any ``*_net_G.pth``) state dict,
+  alone or in a folder with an optional ``config.json``; the architecture is read off
+  the keys (ngf, input channels, depth, batch vs instance norm).
+
+Input encodings: ``onehot`` (one {-1, 1} channel per mask class; satgeo's own models) and
+``palette`` (an RGB rendering of the mask, for reference models trained on map images).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from satgeo.errors import ModelError
+from satgeo.models.base import ModelCard, RegionRequest
+from satgeo.models.pix2pix_nets import UNetGenerator
+from satgeo.models.registry import Family, ModelEntry, register_entry, register_family
+
+FAMILY = "pix2pix"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+DEFAULT_DIR = Path(__file__).parent / "weights" / "pix2pix-banepa"
+CLASSES = ("background", "building", "road", "water", "vegetation")
+# Palette for reference checkpoints fed with RGB map renderings (class order as CLASSES).
+DEFAULT_PALETTE = ((235, 235, 230), (200, 120, 90), (255, 255, 255), (150, 190, 230), (170, 210, 160))
+
+
+@dataclass
+class Pix2PixConfig:
+    """Architecture, input encoding and card of one pix2pix checkpoint (``config.json``)."""
+
+    name: str = "pix2pix"
+    input_nc: int = len(CLASSES)
+    output_nc: int = 3
+    num_downs: int = 8
+    ngf: int = 32
+    norm: str = "instance"
+    dropout: bool = True
+    encoding: str = "onehot"  # "onehot" | "palette"
+    classes: tuple[str, ...] = CLASSES
+    palette: tuple[tuple[int, int, int], ...] = DEFAULT_PALETTE
+    native_gsd: float = 0.13
+    tile_size: int = 256
+    overlap: int = 64
+    training_data: str = ""
+    license: str = ""
+    attribution: str = ""
+    description: str = ""
+    max_gsd_ratio: float = 4.0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.classes = tuple(self.classes)
+        self.palette = tuple(tuple(int(v) for v in c) for c in self.palette)
+        if self.encoding not in ("onehot", "palette"):
+            raise ModelError(f"pix2pix config: encoding must be 'onehot' or 'palette', got {self.encoding!r}")
+        want = len(self.classes) if self.encoding == "onehot" else 3
+        if self.input_nc != want:
+            raise ModelError(
+                f"pix2pix config: {self.encoding} encoding needs {want} input channels, the model has {self.input_nc}"
+            )
+
+    @classmethod
+    def from_json(cls, path: Path) -> Pix2PixConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read pix2pix config {path}: {exc}") from None
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        try:
+            return cls(**known)
+        except TypeError as exc:
+            raise ModelError(f"bad pix2pix config {path}: {exc}") from None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["family"] = FAMILY
+        return d
+
+    def card(self) -> ModelCard:
+        return ModelCard(
+            name=self.name, family=FAMILY, native_gsd=self.native_gsd, tile_size=self.tile_size,
+            overlap=self.overlap, input_classes=self.classes, training_data=self.training_data,
+            license=self.license, attribution=self.attribution, description=self.description,
+            max_gsd_ratio=self.max_gsd_ratio,
+        )
+
+    def build(self) -> UNetGenerator:
+        return UNetGenerator(self.input_nc, self.output_nc, self.num_downs, self.ngf, self.norm, self.dropout)
+
+
+# ---------------------------------------------------------------- state dicts
+
+
+def _strip_prefix(sd: dict) -> dict:
+    if all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    return sd
+
+
+def infer_config(sd: dict) -> Pix2PixConfig:
+    """Architecture of a reference-layout generator state dict, read off its keys and shapes."""
+    if "model.model.0.weight" not in sd:
+        raise ModelError("not a pix2pix U-Net generator state dict (no 'model.model.0.weight' key)")
+    first = sd["model.model.0.weight"]
+    ngf, input_nc = int(first.shape[0]), int(first.shape[1])
+    # the outermost block holds its submodule at index 1, every inner block at index 3
+    prefix, depth = "model.model.1.model.", 0
+    while any(k.startswith(prefix) for k in sd):
+        depth += 1
+        prefix = prefix + "3.model."
+    norm = "batch" if any(k.endswith("running_mean") for k in sd) else "instance"
+    out_keys = [k for k in sd if re.fullmatch(r"model\.model\.3\.weight", k)]
+    output_nc = int(sd[out_keys[0]].shape[1]) if out_keys else 3
+    encoding = "onehot" if input_nc == len(CLASSES) else "palette"
+    if encoding == "palette" and input_nc != 3:
+        raise ModelError(f"pix2pix generator takes {input_nc} input channels; satgeo feeds 3 (RGB map) or 5 (classes)")
+    return Pix2PixConfig(
+        name="pix2pix", input_nc=input_nc, output_nc=output_nc, num_downs=depth + 1, ngf=ngf, norm=norm,
+        encoding=encoding,
+    )
+
+
+def _load_state(path: Path) -> dict:
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt file to the user
+        raise ModelError(f"cannot read checkpoint {path}: corrupt or not a PyTorch/safetensors file ({type(exc).__name__})") from None
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ModelError(f"checkpoint {path} does not hold a state dict of tensors")
+    return _strip_prefix(sd)
+
+
+def _weights_path(path: Path) -> Path | None:
+    if path.is_file():
+        return path if path.suffix in (".safetensors", ".pth", ".pt") else None
+    if (path / WEIGHTS_FILE).is_file():
+        return path / WEIGHTS_FILE
+    for name in ("latest_net_G.pth",):
+        if (path / name).is_file():
+            return path / name
+    found = sorted(path.glob("*_net_G.pth"))
+    return found[0] if found else None
+
+
+def detect(path: Path) -> bool:
+    """Does ``path`` hold a pix2pix generator checkpoint?"""
+    path = Path(path)
+    weights = _weights_path(path)
+    if weights is None:
+        return False
+    if weights.suffix == ".pth" or weights.suffix == ".pt":
+        return True
+    cfg = weights.parent / CONFIG_FILE
+    if not cfg.is_file():
+        return False
+    try:
+        return json.loads(cfg.read_text()).get("family") == FAMILY
+    except (OSError, ValueError):
+        return False
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- the generator
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the hardware does it natively (CUDA, CPUs with AMX), fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:
+        if torch.cpu._is_amx_tile_supported():
+            return torch.bfloat16
+    except AttributeError:
+        pass
+    return torch.float32
+
+
+def window_noise_seed(seed: int, key: str, row: int, col: int) -> int:
+    """A 63-bit noise seed from (seed, lattice key, window origin): order-independent."""
+    h = hashlib.blake2b(f"{int(seed)}|{key}|{int(row)}|{int(col)}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") & ((1 << 63) - 1)
+
+
+def input_lut(config: Pix2PixConfig) -> np.ndarray:
+    """(256, C) float32: the model input for each mask value (unknown classes -> background)."""
+    idx = np.arange(256)
+    if config.encoding == "onehot":
+        lut = -np.ones((256, config.input_nc), np.float32)
+        lut[idx, np.where(idx < config.input_nc, idx, 0)] = 1.0
+        return lut
+    pal = np.array(config.palette, np.float32) / 127.5 - 1.0
+    return pal[np.where(idx < len(pal), idx, 0)]
+
+
+def encode_masks(masks: np.ndarray, lut: np.ndarray) -> torch.Tensor:
+    """(N, H, W) uint8 masks -> (N, C, H, W) float32 model input."""
+    x = lut[masks]
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+class Pix2PixGenerator:
+    """A loaded pix2pix model that turns class masks into RGB windows."""
+
+    def __init__(
+        self, net: UNetGenerator, config: Pix2PixConfig, weights_path: Path | None = None,
+        device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+    ) -> None:
+        self.config = config
+        self.card = config.card()
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = dtype or default_dtype(self.device)
+        # whole-network bf16 (not autocast): no per-call weight casts; channels_last suits oneDNN/cuDNN
+        self.net = net.eval().to(self.device, self.dtype).to(memory_format=torch.channels_last)
+        self.weights_path = weights_path
+        self._hash: str | None = None
+        self._lut = input_lut(config)
+
+    @property
+    def model_hash(self) -> str:
+        """sha256 of the weights file (of the weights' bytes for in-memory models)."""
+        if self._hash is None:
+            if self.weights_path is not None and self.weights_path.is_file():
+                self._hash = file_sha256(self.weights_path)
+            else:
+                h = hashlib.sha256()
+                for k, v in sorted(self.net.state_dict().items()):
+                    h.update(k.encode())
+                    h.update(v.detach().cpu().float().numpy().tobytes())
+                self._hash = h.hexdigest()
+        return self._hash
+
+    def encode(self, masks: np.ndarray) -> torch.Tensor:
+        """(N, H, W) uint8 masks -> (N, C, H, W) float32 model input."""
+        return encode_masks(masks, self._lut)
+
+    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None) -> np.ndarray:
+        """(N, H, W) uint8 masks -> (N, H, W, 3) uint8 RGB. H, W multiples of 2**num_downs.
+
+        ``noise_seeds`` (one per window) switches on the seeded dropout noise.
+        """
+        masks = np.asarray(masks, np.uint8)
+        m = 2 ** self.config.num_downs
+        n, h, w = masks.shape
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:  # reflect-pad to what the U-Net can halve num_downs times
+            masks = np.pad(masks, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+        x = self.encode(masks).to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        self.net.set_noise_seeds(list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
+        try:
+            with torch.inference_mode():
+                y = self.net(x)
+        finally:
+            self.net.set_noise_seeds(None)
+        y = ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+        out = y.permute(0, 2, 3, 1).cpu().numpy()
+        return np.ascontiguousarray(out[:, :h, :w])
+
+    def generate_region(self, request: RegionRequest) -> np.ndarray:
+        key = request.extra.get("lattice_key") or f"{request.grid.crs.to_string()}|{request.grid.gsd:.6f}"
+        seed = request.extra.get("noise_seed")
+        if seed is None:
+            seed = window_noise_seed(request.seed, key, *request.origin)
+        out = self.generate_batch(request.masks[None], [seed])[0]
+        if request.progress is not None:
+            request.progress(1.0)
+        return out
+
+    def save(self, folder: str | Path, half: bool = True) -> Path:
+        return save_pix2pix(self.net, self.config, folder, half=half)
+
+
+def save_pix2pix(net: UNetGenerator, config: Pix2PixConfig, folder: str | Path, half: bool = True) -> Path:
+    """Write ``model.safetensors`` (+ ``config.json``) into ``folder``; fp16 weights by default."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sd = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
+          for k, v in net.state_dict().items()}
+    tmp = folder / (WEIGHTS_FILE + ".tmp")
+    save_file(sd, str(tmp), metadata={"family": FAMILY, "name": config.name})
+    tmp.replace(folder / WEIGHTS_FILE)
+    (folder / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    return folder
+
+
+def load_pix2pix(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None) -> Pix2PixGenerator:
+    """Load a pix2pix checkpoint (our folder, a safetensors file, or a reference ``*_net_G.pth``)."""
+    path = Path(path)
+    weights = _weights_path(path)
+    if weights is None:
+        raise ModelError(f"{path} holds no pix2pix weights ({WEIGHTS_FILE} or *_net_G.pth)")
+    sd = _load_state(weights)
+    cfg_path = weights.parent / CONFIG_FILE
+    if cfg_path.is_file():
+        config = Pix2PixConfig.from_json(cfg_path)
+    elif weights.suffix == ".safetensors":
+        raise ModelError(f"{weights} has no {CONFIG_FILE} beside it (architecture and model card)")
+    else:
+        config = infer_config(sd)
+    net = config.build()
+    if config.norm == "instance":  # old reference checkpoints carry unused instance-norm buffers
+        sd = {k: v for k, v in sd.items() if not re.search(r"(running_mean|running_var|num_batches_tracked)$", k)}
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+    try:
+        net.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "mismatch"
+        raise ModelError(f"checkpoint {weights} does not match its pix2pix config: {first}") from None
+    return Pix2PixGenerator(net, config, weights, device=device, dtype=dtype)
+
+
+def _load(path: Path, device: str | None = None, dtype=None) -> Pix2PixGenerator:
+    return load_pix2pix(path, device=device, dtype=dtype)
+
+
+register_family(Family(FAMILY, detect, _load))
+register_entry(
+    ModelEntry(
+        name="pix2pix-banepa",
+        family=FAMILY,
+        description="default pix2pix model: building footprints -> 0.13 m drone-style RGB (trained on Banepa, Nepal)",
+        path=DEFAULT_DIR,
+    )
+)

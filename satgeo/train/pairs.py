@@ -1,0 +1,146 @@
+"""Training pairs for pix2pix: image chips + footprint layers -> (mask, RGB) on each chip's grid.
+
+Masks are burned by ``satgeo.geo.masks.rasterize_layers`` on each chip's *own* grid (for
+the Banepa chips: EPSG:4326 pixels of about 0.132 x 0.131 m, square to within 1 %), so the
+model's native GSD is the chips' mean ground GSD. No resampling of the imagery: the
+model learns the texture the camera made. All pairs go into one ``.npz`` cache keyed on
+the inputs' paths, sizes and mtimes, so epochs never re-read or re-rasterize.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+
+from satgeo.errors import InputError
+from satgeo.geo.grid import Grid
+from satgeo.geo.masks import Layer, rasterize_layers, read_layer
+
+# Banepa: a fixed, contiguous 2 x 4 block of the 6 x 8 chip grid held out for evaluation and
+# the demo render (x 386694-386695, y 220245-220248 at zoom 19).
+BANEPA_HOLDOUT = tuple(f"OAM-{x}-{y}-19" for x in (386694, 386695) for y in (220245, 220246, 220247, 220248))
+
+
+def list_chips(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"chip folder {folder} does not exist")
+    chips = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff", ".png", ".jpg"))
+    if not chips:
+        raise InputError(f"no image chips (*.tif, *.png, *.jpg) in {folder}")
+    return chips
+
+
+def split_chips(chips: Sequence[Path], holdout: Sequence[str]) -> tuple[list[Path], list[Path]]:
+    """(train, held-out): a chip is held out when its stem matches one of ``holdout`` (regexes)."""
+    pats = [re.compile(h) for h in holdout]
+    test = [c for c in chips if any(p.fullmatch(Path(c).stem) or p.fullmatch(Path(c).name) for p in pats)]
+    train = [c for c in chips if c not in test]
+    return train, test
+
+
+def chip_grid(src: rasterio.io.DatasetReader) -> Grid:
+    if src.crs is None:
+        raise InputError(f"chip {src.name} has no CRS (keep its .aux.xml beside it)")
+    return Grid(src.crs, src.transform, src.width, src.height)
+
+
+def ground_gsd(grid: Grid) -> float:
+    """Mean ground metres per pixel of a grid (geographic grids via the local metres/degree)."""
+    if grid.crs.is_geographic:
+        lat = math.radians((grid.bounds[1] + grid.bounds[3]) / 2)
+        mx = abs(grid.transform.a) * 111_320.0 * math.cos(lat)
+        my = abs(grid.transform.e) * 110_574.0
+        return (mx + my) / 2
+    return (abs(grid.transform.a) + abs(grid.transform.e)) / 2
+
+
+@dataclass
+class Pairs:
+    names: list[str]
+    images: np.ndarray  # (N, H, W, 3) uint8
+    masks: np.ndarray  # (N, H, W) uint8
+    gsd: float  # mean ground GSD of the chips
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _key(chips: Sequence[Path], layers: Sequence[Layer]) -> str:
+    h = hashlib.sha256()
+    for p in [*chips, *[layer for layer in layers if not isinstance(layer, gpd.GeoDataFrame)]]:
+        st = Path(p).stat()
+        h.update(f"{Path(p).resolve()}|{st.st_size}|{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def build_pairs(chips: Sequence[Path], layers: Sequence[Layer], cache_dir: str | Path | None = None) -> Pairs:
+    """Read chips, burn their masks; cached in ``cache_dir/pairs-<key>.npz`` when given."""
+    if not chips:
+        raise InputError("no chips to train on")
+    cache = Path(cache_dir) / f"pairs-{_key(chips, layers)}.npz" if cache_dir else None
+    if cache is not None and cache.is_file():
+        z = np.load(cache)
+        return Pairs(list(z["names"]), z["images"], z["masks"], float(z["gsd"]))
+    gdfs = [read_layer(layer) for layer in layers]
+    names, images, masks, gsds = [], [], [], []
+    for path in chips:
+        try:
+            with rasterio.open(path) as src:
+                if src.count < 3:
+                    raise InputError(f"chip {path} has {src.count} band(s); need RGB")
+                rgb = src.read([1, 2, 3])
+                grid = chip_grid(src)
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputError(f"cannot read chip {path}: {exc}") from None
+        if images and rgb.shape[1:] != images[0].shape[:2]:
+            raise InputError(f"chip {path} is {rgb.shape[2]}x{rgb.shape[1]} px; all chips must have one size")
+        names.append(Path(path).stem)
+        images.append(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
+        masks.append(rasterize_layers(gdfs, grid))
+        gsds.append(ground_gsd(grid))
+    pairs = Pairs(names, np.stack(images), np.stack(masks), float(np.mean(gsds)))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, names=np.array(names), images=pairs.images, masks=pairs.masks, gsd=pairs.gsd)
+        tmp.replace(cache)
+    return pairs
+
+
+class PairSampler:
+    """Random crops with flips and 90-degree rotations, drawn from a seeded generator."""
+
+    def __init__(self, pairs: Pairs, crop: int, seed: int = 0, augment: bool = True) -> None:
+        h, w = pairs.masks.shape[1:]
+        if crop > min(h, w):
+            raise InputError(f"crop {crop} px is larger than the chips ({w}x{h} px)")
+        self.pairs, self.crop, self.augment = pairs, crop, augment
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(masks (n, c, c) uint8, images (n, c, c, 3) uint8)."""
+        c = self.crop
+        h, w = self.pairs.masks.shape[1:]
+        ms, ims = [], []
+        for _ in range(n):
+            i = int(self.rng.integers(len(self.pairs)))
+            r, q = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
+            m = self.pairs.masks[i, r:r + c, q:q + c]
+            im = self.pairs.images[i, r:r + c, q:q + c]
+            if self.augment:
+                k = int(self.rng.integers(4))
+                m, im = np.rot90(m, k), np.rot90(im, k)
+                if self.rng.random() < 0.5:
+                    m, im = m[:, ::-1], im[:, ::-1]
+            ms.append(m)
+            ims.append(im)
+        return np.ascontiguousarray(np.stack(ms)), np.ascontiguousarray(np.stack(ims))

@@ -1,0 +1,207 @@
+"""The pix2pix training loop: GAN + lambda * L1 (+ optional feature matching), Adam, linear decay.
+
+Runs in steps (one batch of random crops each), not epochs, because crops are random.
+Every ``checkpoint_every`` seconds (and at the end) it writes ``checkpoint.pt`` (G, D,
+optimisers, step, sampler state; atomic) and exports the generator as a satgeo model
+folder (``model/``: fp16 safetensors + config.json). ``resume=True`` continues from
+``checkpoint.pt``. Losses go to ``log.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from satgeo.errors import InputError
+from satgeo.models.pix2pix import Pix2PixConfig, encode_masks, input_lut, save_pix2pix
+from satgeo.models.pix2pix_nets import PatchDiscriminator, UNetGenerator, init_weights
+from satgeo.train.pairs import PairSampler, Pairs
+
+
+@dataclass
+class TrainOptions:
+    steps: int = 4000
+    decay_steps: int | None = None  # linear lr decay to 0 over the last N steps (default: half)
+    batch: int = 4
+    crop: int = 256
+    ngf: int = 32
+    ndf: int = 32
+    num_downs: int = 8
+    norm: str = "instance"
+    dropout: bool = True
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_l1: float = 100.0
+    lambda_fm: float = 0.0  # feature matching on D's activations (needs no downloaded weights)
+    seed: int = 0
+    checkpoint_every: float = 300.0  # seconds
+    max_minutes: float | None = None  # stop (and save) after this training time; the lr schedule follows it
+    bf16: bool = True  # autocast on CPUs with AMX / on CUDA
+    threads: int | None = None
+    card: dict = field(default_factory=dict)  # name, training_data, license, attribution, description
+
+
+def _lr_factor(progress: float, decay_fraction: float) -> float:
+    """1 until ``1 - decay_fraction`` of the run, then linearly down to 0 at the end."""
+    start = 1.0 - decay_fraction
+    return 1.0 if progress < start else max(0.0, 1.0 - (progress - start) / max(1e-9, decay_fraction))
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    return x / 127.5 - 1.0
+
+
+def train_pix2pix(
+    pairs: Pairs,
+    out_dir: str | Path,
+    opts: TrainOptions,
+    resume: bool = False,
+    on_step: Callable[[int, dict], None] | None = None,
+    device: str | None = None,
+) -> Path:
+    """Train; returns the exported model folder ``out_dir/model``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if opts.crop % (2**opts.num_downs):
+        raise InputError(f"crop {opts.crop} must be a multiple of 2**num_downs = {2**opts.num_downs}")
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    amp = opts.bf16 and (dev.type == "cuda" or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    card = dict(opts.card)
+    config = Pix2PixConfig(
+        name=card.pop("name", out.name), ngf=opts.ngf, num_downs=opts.num_downs, norm=opts.norm,
+        dropout=opts.dropout, native_gsd=round(pairs.gsd, 4), tile_size=opts.crop, overlap=opts.crop // 4,
+        **{k: v for k, v in card.items() if k in Pix2PixConfig.__dataclass_fields__},
+    )
+    torch.manual_seed(opts.seed)
+    G: UNetGenerator = init_weights(config.build(), seed=opts.seed).to(dev)
+    D = init_weights(PatchDiscriminator(config.input_nc + 3, opts.ndf, 3, opts.norm), seed=opts.seed + 1).to(dev)
+    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(opts.beta1, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=(opts.beta1, 0.999))
+    sampler = PairSampler(pairs, opts.crop, seed=opts.seed)
+    lut = input_lut(config)
+    step, elapsed0 = 0, 0.0
+    ckpt = out / "checkpoint.pt"
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        sampler.rng.bit_generator.state = state["sampler"]
+        torch.set_rng_state(state["torch_rng"])
+        step, elapsed0 = int(state["step"]), float(state.get("elapsed", 0.0))
+    decay = opts.decay_steps if opts.decay_steps is not None else opts.steps // 2
+
+    def save() -> None:
+        state = {
+            "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "sampler": sampler.rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step,
+            "elapsed": elapsed0 + time.time() - t0, "options": asdict(opts),
+        }
+        tmp = ckpt.with_suffix(".pt.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt)
+        G.eval()
+        save_pix2pix(G, config, out / "model")
+        G.train()
+
+    log_path = out / "log.csv"
+    fields = ["step", "seconds", "lr", "g_gan", "g_l1", "g_fm", "d_loss"]
+    new_log = not log_path.is_file() or not resume
+    log_f = open(log_path, "w" if new_log else "a", newline="")
+    log = csv.DictWriter(log_f, fieldnames=fields)
+    if new_log:
+        log.writeheader()
+    from tqdm import tqdm
+
+    bar = tqdm(total=opts.steps, initial=step, desc="train pix2pix", unit="step", dynamic_ncols=True)
+    t0 = last_save = time.time()
+    G.train()
+    D.train()
+    try:
+        while step < opts.steps:
+            # with a time budget the schedule follows whichever runs out first, steps or minutes,
+            # so the decay always completes on a shared, contended machine
+            progress = step / opts.steps
+            if opts.max_minutes:
+                progress = max(progress, (elapsed0 + time.time() - t0) / (opts.max_minutes * 60))
+            lr = opts.lr * _lr_factor(progress, decay / opts.steps)
+            for o in (opt_g, opt_d):
+                for group in o.param_groups:
+                    group["lr"] = lr
+            m, im = sampler.batch(opts.batch)
+            x = encode_masks(m, lut).to(dev)
+            y = _to_tensor(im).to(dev)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                fake = G(x)
+                # D step
+                d_real = D(torch.cat([x, y], 1))
+                d_fake = D(torch.cat([x, fake.detach()], 1))
+                d_loss = 0.5 * (
+                    F.binary_cross_entropy_with_logits(d_real.float(), torch.ones_like(d_real.float()))
+                    + F.binary_cross_entropy_with_logits(d_fake.float(), torch.zeros_like(d_fake.float()))
+                )
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                pred, feats_fake = D(torch.cat([x, fake], 1), features=True)
+                g_gan = F.binary_cross_entropy_with_logits(pred.float(), torch.ones_like(pred.float()))
+                g_l1 = F.l1_loss(fake.float(), y)
+                g_fm = torch.zeros((), device=dev)
+                if opts.lambda_fm > 0:
+                    with torch.no_grad():
+                        _, feats_real = D(torch.cat([x, y], 1), features=True)
+                    g_fm = sum(F.l1_loss(a.float(), b.float()) for a, b in zip(feats_fake, feats_real)) / len(feats_real)
+                g_loss = g_gan + opts.lambda_l1 * g_l1 + opts.lambda_fm * g_fm
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            step += 1
+            row = {
+                "step": step, "seconds": round(elapsed0 + time.time() - t0, 1), "lr": f"{lr:.3g}",
+                "g_gan": f"{g_gan.item():.4f}", "g_l1": f"{g_l1.item():.4f}", "g_fm": f"{float(g_fm):.4f}",
+                "d_loss": f"{d_loss.item():.4f}",
+            }
+            if not all(math.isfinite(float(row[k])) for k in ("g_gan", "g_l1", "d_loss")):
+                raise RuntimeError(f"training diverged at step {step}: {row}")
+            log.writerow(row)
+            bar.update(1)
+            bar.set_postfix(l1=row["g_l1"], d=row["d_loss"])
+            if on_step is not None:
+                on_step(step, row)
+            now = time.time()
+            if now - last_save >= opts.checkpoint_every:
+                log_f.flush()
+                save()
+                last_save = now
+            if opts.max_minutes is not None and elapsed0 + now - t0 >= opts.max_minutes * 60:
+                break
+        save()
+    finally:
+        bar.close()
+        log_f.close()
+    return out / "model"
+
+
+def options_from(**kwargs) -> TrainOptions:
+    return TrainOptions(**{k: v for k, v in kwargs.items() if v is not None and k in TrainOptions.__dataclass_fields__})
+
+
+def layer_paths(paths: Sequence[str]) -> list[str]:
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise InputError(f"footprint layer {missing[0]} does not exist")
+    return list(paths)
