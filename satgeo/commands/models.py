@@ -1,0 +1,134 @@
+"""`satgeo models list | info NAME | pull NAME`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _status(entry) -> tuple[str, Path | None]:
+    from satgeo.models.registry import satgeo_home
+
+    path = entry.path or satgeo_home() / "models" / entry.name
+    return ("ready" if path.exists() else "not downloaded"), path
+
+
+def _source(entry) -> str:
+    if entry.path is not None:
+        return "bundled"
+    if entry.zenodo_record:
+        return f"zenodo:{entry.zenodo_record}"
+    if entry.hub_id:
+        return f"hf:{entry.hub_id}"
+    return entry.url or "-"
+
+
+def _folder_summary(path: Path) -> dict:
+    """What can be read from a checkpoint folder without loading weights."""
+    from satgeo.models.diffusionsat import find_unet_dir, pipeline_root
+
+    out: dict = {}
+    root = pipeline_root(path) if path.is_dir() else None
+    if root is None:
+        return out
+    try:
+        unet_dir = find_unet_dir(root)
+    except Exception:  # noqa: BLE001 - summary only
+        return out
+    cfg = json.loads((unet_dir / "config.json").read_text())
+    out["unet"] = str(unet_dir.relative_to(root)) if unet_dir != root else "."
+    out["metadata"] = bool(cfg.get("use_metadata", False))
+    vae_cfg = root / "vae" / "config.json"
+    if vae_cfg.exists():
+        scale = 2 ** (len(json.loads(vae_cfg.read_text()).get("block_out_channels", [0] * 4)) - 1)
+        out["tile_size"] = (cfg.get("sample_size") or 64) * scale
+    out["controlnet"] = (root / "controlnet" / "config.json").exists()
+    out["size_mb"] = round(sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20, 1)
+    return out
+
+
+def register(app: click.Group) -> None:
+    @app.group("models")
+    def models() -> None:
+        """List, inspect and download generation models."""
+
+    @models.command("list")
+    @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+    def list_cmd(as_json: bool) -> None:
+        """Models satgeo knows by name and whether they are on disk."""
+        from satgeo.models.registry import entries
+
+        rows = []
+        for name, e in sorted(entries().items()):
+            status, path = _status(e)
+            rows.append({"name": name, "family": e.family, "status": status, "source": _source(e), "path": str(path),
+                         "description": e.description})
+        if as_json:
+            click.echo(json.dumps(rows, indent=1))
+            return
+        w = max(len(r["name"]) for r in rows) if rows else 4
+        for r in rows:
+            click.echo(f"{r['name']:<{w}}  {r['family']:<12}  {r['status']:<14}  {r['source']}")
+
+    @models.command("info")
+    @click.argument("name")
+    @click.option("--json", "as_json", is_flag=True)
+    def info_cmd(name: str, as_json: bool) -> None:
+        """Details of a model name or a local checkpoint folder/zip."""
+        from satgeo.errors import ModelError
+        from satgeo.models.registry import entries, families
+
+        e = entries().get(name)
+        info: dict = {}
+        if e is not None:
+            status, path = _status(e)
+            info = {"name": e.name, "family": e.family, "status": status, "source": _source(e), "path": str(path),
+                    "description": e.description, "license": e.license, "sha256": e.sha256}
+            if status != "ready" and e.get_it:
+                info["get_it"] = e.get_it
+        else:
+            path = Path(name).expanduser()
+            if not path.exists():
+                raise ModelError(f"unknown model {name!r}: not a known name (see `satgeo models list`) nor a path")
+            fam = next((f.name for f in families().values() if f.detect(path)), None)
+            if fam is None:
+                raise ModelError(f"{path} holds no checkpoint satgeo recognises")
+            info = {"name": path.name, "family": fam, "status": "local", "path": str(path)}
+        if path.exists():
+            info.update(_folder_summary(path))
+        if as_json:
+            click.echo(json.dumps(info, indent=1))
+            return
+        for k, v in info.items():
+            if v not in (None, ""):
+                click.echo(f"{k}: {v}")
+
+    @models.command("pull")
+    @click.argument("name")
+    @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+    def pull_cmd(name: str, quiet: bool) -> None:
+        """Download a model into $SATGEO_HOME (resumable, checksum-verified)."""
+        from tqdm import tqdm
+
+        from satgeo.models.hub import pull
+
+        bar = None
+
+        def progress(done: int, total: int | None) -> None:
+            nonlocal bar
+            if quiet:
+                return
+            if bar is None or (total is not None and bar.total != total):
+                if bar is not None:
+                    bar.close()
+                bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=name, file=click.get_text_stream("stderr"))
+            bar.update(done - bar.n)
+
+        try:
+            path = pull(name, progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        click.echo(str(path))
