@@ -1,0 +1,179 @@
+"""Scenes: a set of layers + model + parameters, content-addressed, served as XYZ tiles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+from shapely.geometry import box
+
+from satgeo.errors import InputError, LimitError
+from server import inputs
+from server.schemas import SceneCreate
+from server.settings import Settings
+from server.store import Store
+
+WEB_MERCATOR_HALF = 20037508.342789244
+EQUATOR_M_PER_PX_Z0 = 2 * WEB_MERCATOR_HALF / 256
+
+
+@dataclass
+class LoadedScene:
+    id: str
+    spec: dict[str, Any]
+    layers: list[str]  # absolute paths (the engine caches loaded layers by path + mtime)
+    request: Any  # satgeo.render.request.RenderRequest shared by every metatile
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return tuple(self.spec["bounds"])  # type: ignore[return-value]
+
+    @property
+    def native_zoom(self) -> int:
+        return int(self.spec["native_zoom"])
+
+
+def model_card(model: str | None):
+    from satgeo.render.engine import get_generator  # cached by the engine
+
+    return get_generator(model).card
+
+
+def ground_pixel(zoom: int, lat: float, tile_size: int = 256) -> float:
+    """Ground metres per pixel of zoom ``zoom`` at latitude ``lat``."""
+    return 2 * WEB_MERCATOR_HALF / (tile_size * (1 << zoom)) * math.cos(math.radians(lat))
+
+
+def native_zoom_for(gsd: float, lat: float, tile_size: int = 256) -> int:
+    """The zoom whose ground pixel size at ``lat`` is closest to ``gsd`` (in log scale)."""
+    ground_z0 = 2 * WEB_MERCATOR_HALF / tile_size * math.cos(math.radians(lat))
+    return int(min(22, max(1, round(math.log2(ground_z0 / gsd)))))
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class SceneRegistry:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._loaded: dict[str, LoadedScene] = {}
+        self._lock = threading.Lock()
+
+    def create(self, body: SceneCreate) -> tuple[str, dict[str, Any]]:
+        """Validate, store inline layers, and register; the id is a hash of everything that shapes pixels."""
+        model = inputs.resolve_model(body.model, self.settings)
+        layer_files: list[tuple[Path, bytes | None]] = []
+        digests = []
+        for ref in body.layers:
+            if ref.geojson is not None:
+                inputs.read_feature_collection(ref.geojson)
+                data = json.dumps(ref.geojson.model_dump(), sort_keys=True).encode()
+                digest = _sha(data)
+                layer_files.append((self.settings.data_dir / "scenes" / "layers" / f"{digest}.geojson", data))
+            else:
+                path = inputs.confined_path(self.settings, ref.path or "")
+                inputs.read_layer_file(path)
+                digest = _sha(path.read_bytes())
+                layer_files.append((path, None))
+            digests.append(digest)
+        gdfs = []
+        for path, data in layer_files:
+            if data is not None and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(data)
+                tmp.replace(path)
+            gdfs.append(inputs.read_layer_file(path))
+        bounds = inputs.layer_bounds(gdfs)
+        from satgeo.geo.area import Area
+
+        area = Area(box(*bounds))
+        km2 = area.work_geometry().area / 1e6
+        if km2 > self.settings.max_area_km2:
+            raise LimitError(
+                f"scene layers span {km2:.2f} km², above this server's limit of {self.settings.max_area_km2:g} km²"
+            )
+        card = model_card(model)
+        lat = (bounds[1] + bounds[3]) / 2
+        zoom = body.native_zoom
+        if zoom is None:
+            zoom = native_zoom_for(card.native_gsd, lat, self.settings.tile_size)
+        px = ground_pixel(zoom, lat, self.settings.tile_size)
+        ratio = max(px / card.native_gsd, card.native_gsd / px)
+        if ratio > card.max_gsd_ratio:
+            raise InputError(
+                f"zoom {zoom} is {px:.3g} m/px here, {ratio:.1f}x away from model {card.name!r}'s native "
+                f"{card.native_gsd:g} m; leave native_zoom out to get the closest zoom"
+            )
+        spec = {
+            "name": body.name,
+            "layers": [str(p.relative_to(self.settings.data_dir)) for p, _ in layer_files],
+            "model": model,
+            "prompt": body.prompt,
+            "date": body.date.isoformat() if body.date else None,
+            "cloud_cover": body.cloud_cover,
+            "seed": body.seed,
+            "steps": body.steps,
+            "native_zoom": zoom,
+            "bounds": list(bounds),
+        }
+        key = {k: v for k, v in spec.items() if k not in ("name", "layers")}
+        # the model as named (a path relative to --data-dir), so copies of a data dir share scene ids
+        key["model"] = body.model
+        key["layer_digests"] = digests
+        key["tile_size"] = self.settings.tile_size
+        scene_id = _sha(json.dumps(key, sort_keys=True).encode())[:24]
+        self.store.put_scene(scene_id, spec)
+        return scene_id, self.store.get_scene(scene_id) or spec
+
+    def spec(self, scene_id: str) -> dict[str, Any] | None:
+        return self.store.get_scene(scene_id)
+
+    def load(self, scene_id: str) -> LoadedScene | None:
+        with self._lock:
+            scene = self._loaded.get(scene_id)
+        if scene is not None:
+            return scene
+        spec = self.store.get_scene(scene_id)
+        if spec is None:
+            return None
+        from satgeo.geo.area import Area
+        from satgeo.render.request import RenderRequest
+
+        layers = [str(self.settings.data_dir / p) for p in spec["layers"]]
+        request = RenderRequest(
+            area=Area(box(*spec["bounds"])),
+            layers=layers,
+            model=spec["model"],
+            prompt=spec["prompt"],
+            date=dt.date.fromisoformat(spec["date"]) if spec["date"] else None,
+            cloud_cover=spec["cloud_cover"],
+            seed=int(spec["seed"]),
+            steps=spec["steps"],
+        )
+        scene = LoadedScene(scene_id, spec, layers, request)
+        with self._lock:
+            self._loaded.setdefault(scene_id, scene)
+            return self._loaded[scene_id]
+
+    def footprints_geojson(self, scene_id: str, max_features: int = 20_000) -> dict[str, Any]:
+        scene = self.load(scene_id)
+        if scene is None:
+            raise InputError("no such scene")
+        frames = [inputs.read_layer_file(Path(p)).to_crs("EPSG:4326")[["geometry"]] for p in scene.layers]
+        total = sum(len(f) for f in frames)
+        if total > max_features:
+            raise LimitError(f"scene has {total} features, above the {max_features} this route returns")
+        features = []
+        for f in frames:
+            features.extend(json.loads(f.to_json())["features"])
+        return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,135 @@
+"""Pydantic models of the HTTP API (they make /openapi.json)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Finite = Field(allow_inf_nan=False)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Geometry(Strict):
+    """A GeoJSON Polygon or MultiPolygon in EPSG:4326 (lon, lat)."""
+
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list[Any] = Field(min_length=1, max_length=10_000)
+
+
+class FeatureCollection(BaseModel):
+    """A GeoJSON FeatureCollection in EPSG:4326 (footprints, roads, water, landuse)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]] = Field(max_length=500_000)
+
+
+class GenerationParams(Strict):
+    model: Optional[str] = Field(None, max_length=500, description="registry name, or a path inside --data-dir")
+    prompt: Optional[str] = Field(None, max_length=2000)
+    date: Optional[dt.date] = None
+    cloud_cover: Optional[float] = Field(None, ge=0, le=1, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    steps: Optional[int] = Field(None, ge=1, le=1000)
+
+
+class JobCreate(GenerationParams):
+    """An area to render into a COG: ``aoi`` (EPSG:4326) or ``bbox`` + ``crs``."""
+
+    aoi: Optional[Geometry] = None
+    bbox: Optional[list[float]] = Field(None, min_length=4, max_length=4, description="W S E N in crs")
+    crs: str = Field("EPSG:4326", max_length=200)
+    footprints: Optional[FeatureCollection] = None
+    gsd: Optional[float] = Field(None, gt=0, le=10_000, allow_inf_nan=False, description="ground m/px")
+
+    @model_validator(mode="after")
+    def _one_area(self) -> "JobCreate":
+        if (self.aoi is None) == (self.bbox is None):
+            raise ValueError("give exactly one of aoi (GeoJSON geometry) or bbox (W S E N)")
+        return self
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: str
+    links: dict[str, str]
+
+
+class JobStatus(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float = Field(ge=0, le=1)
+    error: Optional[str] = None
+    attempts: int
+    created: float
+    updated: float
+    links: dict[str, str]
+
+
+class LayerRef(Strict):
+    """A layer of a scene: a path inside --data-dir (or an upload), or inline GeoJSON."""
+
+    path: Optional[str] = Field(None, max_length=1000)
+    geojson: Optional[FeatureCollection] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "LayerRef":
+        if (self.path is None) == (self.geojson is None):
+            raise ValueError("a layer needs exactly one of path or geojson")
+        return self
+
+
+class SceneCreate(GenerationParams):
+    name: Optional[str] = Field(None, max_length=200)
+    layers: list[LayerRef] = Field(min_length=1, max_length=16)
+    native_zoom: Optional[int] = Field(None, ge=1, le=22, description="zoom generated natively")
+
+
+class Scene(BaseModel):
+    id: str
+    name: Optional[str]
+    bounds: list[float]
+    native_zoom: int
+    minzoom: int
+    maxzoom: int
+    model: str
+    links: dict[str, str]
+
+
+class Upload(BaseModel):
+    path: str = Field(description="use as a scene layer path")
+    layers: list[str]
+    bytes: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    family: str
+    description: str
+    available: bool
+    default: bool
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    auth: bool
+    jobs_active: int
+    stats: dict[str, int]
+
+
+class TileJSON(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    tilejson: str
+    name: str
+    tiles: list[str]
+    minzoom: int
+    maxzoom: int
+    bounds: list[float]
+    center: list[float]
+    attribution: str

@@ -1,0 +1,124 @@
+"""The web map in Debian's headless Chromium, driven over the DevTools protocol."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SCENE_ZOOM
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+websocket = pytest.importorskip("websocket", reason="websocket-client drives Chromium's DevTools protocol")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+MAP_BG = (0x1D, 0x23, 0x30)  # #map background in app.css: what shows where no tile was drawn
+
+
+class DevTools:
+    def __init__(self, ws_url: str) -> None:
+        self.ws = websocket.create_connection(ws_url, timeout=120)
+        self.n = 0
+
+    def call(self, method: str, **params):
+        self.n += 1
+        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.n:
+                if "error" in msg:
+                    raise RuntimeError(msg["error"])
+                return msg["result"]
+
+    def js(self, expr: str):
+        res = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+        return res["result"].get("value")
+
+    def wait(self, expr: str, timeout: float = 120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.js(expr)
+            if value:
+                return value
+            time.sleep(0.25)
+        raise AssertionError(f"timed out waiting for {expr}")
+
+    def mouse(self, kind: str, x: float, y: float, buttons: int = 1) -> None:
+        self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", buttons=buttons, clickCount=1)
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    profile = tmp_path / "profile"
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+         "--remote-debugging-port=0", "--window-size=900,700", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    port_file = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + 60
+    while not port_file.exists() or not port_file.read_text().strip():
+        assert time.monotonic() < deadline and proc.poll() is None, "chromium did not start"
+        time.sleep(0.1)
+    port = int(port_file.read_text().split()[0])
+    pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
+    page = next(p for p in pages if p["type"] == "page")
+    tools = DevTools(page["webSocketDebuggerUrl"])
+    yield tools
+    tools.ws.close()
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_map_draws_tiles_and_runs_a_job_from_a_rectangle(tile_server, chromium):
+    server, scene = tile_server
+    cdp = chromium
+    cdp.call("Page.enable")
+    cdp.call("Emulation.setDeviceMetricsOverride", width=900, height=700, deviceScaleFactor=1, mobile=False)
+    cdp.call("Page.navigate", url=f"{server.url}/?scene={scene['id']}&zoom={SCENE_ZOOM}")
+    cdp.wait("document.body.dataset.tilesDone === '1'", timeout=300)
+    cdp.wait("window.satgeo.footprints !== null")
+    time.sleep(0.5)  # let Leaflet's fade-in finish
+    shot = cdp.call("Page.captureScreenshot", format="png")
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")).astype(int)
+    # where the scene is on screen (Leaflet's own projection), minus the settings panel on the right
+    x0, y0, x1, y1 = cdp.js(
+        "(() => { const b = L.latLngBounds(window.satgeo.tiles.options.bounds); const m = window.satgeo.tiles._map;"
+        " const a = m.latLngToContainerPoint(b.getNorthWest()), c = m.latLngToContainerPoint(b.getSouthEast());"
+        " return [a.x, a.y, c.x, c.y].map(Math.round); })()")
+    x1 = min(x1, 900 - 260)
+    assert x1 - x0 > 150 and y1 - y0 > 150, (x0, y0, x1, y1)
+    area = img[max(y0, 0) + 4:min(y1, 700) - 4, max(x0, 0) + 4:x1 - 4]
+    background = (np.abs(area - np.array(MAP_BG)).sum(axis=2) < 6).mean()
+    assert background < 0.02, f"{background:.0%} of the scene's area on the map shows no tile"
+    assert area.std() > 10  # imagery, not a flat fill
+    outside = img[640:690, 5:200]  # the bottom-left corner, far from the scene: no tiles there
+    assert (np.abs(outside - np.array(MAP_BG)).sum(axis=2) < 6).mean() > 0.9
+
+    # The rectangle tool: press "Draw", drag over the middle of the scene, release.
+    cdp.js("document.getElementById('draw').click()")
+    cdp.mouse("mousePressed", 380, 300)
+    for x, y in ((400, 320), (430, 340), (440, 350)):
+        cdp.mouse("mouseMoved", x, y)
+    cdp.mouse("mouseReleased", 440, 350, buttons=0)
+    job_id = cdp.wait("document.body.dataset.jobId")
+    status = cdp.wait("['succeeded','failed','cancelled'].includes(document.body.dataset.jobStatus) && "
+                      "document.body.dataset.jobStatus", timeout=240)
+    assert status == "succeeded", server.json(f"/v1/jobs/{job_id}")
+    href = cdp.js("document.getElementById('job-download').href")
+    assert href.endswith(f"/v1/jobs/{job_id}/result.tif") and not cdp.js("document.getElementById('job-download').hidden")
+    assert cdp.js("document.getElementById('job-progress').value") == 1
+    with urllib.request.urlopen(href, timeout=60) as res:
+        assert res.status == 200 and res.read(4) in (b"II*\x00", b"MM\x00*")
