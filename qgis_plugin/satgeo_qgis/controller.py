@@ -1,0 +1,302 @@
+"""What the dock panel drives: the area, the server, runs and results (GUI thread)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from typing import Optional
+
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsGeometry,
+    QgsMessageLog,
+    QgsProject,
+    QgsRectangle,
+    QgsTask,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QObject, pyqtSignal
+
+from . import geometry as geo
+from .client import SatgeoClient, ServerError, get_json_async
+from .compat import message_level
+from .layers import LayerError, add_live_layer, add_result_layer
+from .local_server import LocalServer
+from .maptools import PolygonMapTool, RectangleMapTool
+from .settings import PluginSettings
+from .task import LOG_TAG, SynthesisTask
+
+MESSAGE_SECONDS = 10
+
+
+class SatgeoController(QObject):
+    areaChanged = pyqtSignal(str)  # a one-line description of the current area
+    serverChecked = pyqtSignal(bool, str)  # (reachable, status text)
+    modelsLoaded = pyqtSignal(list)
+    resultAdded = pyqtSignal(object)  # the QgsRasterLayer
+    runFinished = pyqtSignal(object)  # the SynthesisTask, whatever the outcome
+    liveLayerAdded = pyqtSignal(object)
+
+    def __init__(self, canvas, message_bar, project: Optional[QgsProject] = None, settings: Optional[PluginSettings] = None):
+        super().__init__()
+        self.canvas = canvas
+        self.bar = message_bar
+        self.project = project or QgsProject.instance()
+        self.settings = settings or PluginSettings.load()
+        self.area: Optional[QgsGeometry] = None
+        self.area_crs: Optional[QgsCoordinateReferenceSystem] = None
+        self.layers: dict = {"building": None, "road": None, "water": None}
+        self.tasks: list = []
+        self.local_server: Optional[LocalServer] = None
+        self._replies: list = []
+        self.rect_tool = RectangleMapTool(canvas)
+        self.rect_tool.rectangleDrawn.connect(self.on_rectangle)
+        self.poly_tool = PolygonMapTool(canvas)
+        self.poly_tool.polygonDrawn.connect(self.on_polygon)
+
+    # -- messages -------------------------------------------------------------------------------
+    def notify(self, text: str, level: str = "Info") -> None:
+        QgsMessageLog.logMessage(text, LOG_TAG, message_level(level))
+        if self.bar is not None:
+            try:
+                self.bar.pushMessage("satgeo", text, message_level(level), MESSAGE_SECONDS)
+            except RuntimeError:  # the message bar is gone (QGIS closing)
+                self.bar = None
+
+    def client(self) -> SatgeoClient:
+        return SatgeoClient(**self.settings.server())
+
+    # -- area -------------------------------------------------------------------------------------
+    def draw_rectangle(self) -> None:
+        self.canvas.setMapTool(self.rect_tool)
+
+    def draw_polygon(self) -> None:
+        self.canvas.setMapTool(self.poly_tool)
+
+    def canvas_crs(self) -> QgsCoordinateReferenceSystem:
+        return self.canvas.mapSettings().destinationCrs()
+
+    def on_rectangle(self, rect: QgsRectangle) -> None:
+        self.set_area(QgsGeometry.fromRect(rect), self.canvas_crs(), "rectangle")
+
+    def on_polygon(self, geom: QgsGeometry) -> None:
+        self.set_area(geom, self.canvas_crs(), "polygon")
+
+    def use_canvas_extent(self) -> None:
+        self.set_area(QgsGeometry.fromRect(self.canvas.extent()), self.canvas_crs(), "canvas extent")
+
+    def use_selected_feature(self, layer: Optional[QgsVectorLayer]) -> bool:
+        try:
+            geom, crs = geo.layer_area(layer, selected_only=True)
+        except geo.AreaError as exc:
+            self.notify(str(exc), "Warning")
+            return False
+        self.set_area(geom, crs, f"selection of {layer.name()}")
+        return True
+
+    def set_area(self, geom: QgsGeometry, crs: QgsCoordinateReferenceSystem, what: str) -> bool:
+        try:
+            wgs84 = geo.to_wgs84(geom, crs, self.project)
+        except geo.AreaError as exc:
+            self.notify(str(exc), "Warning")
+            return False
+        self.area, self.area_crs = QgsGeometry(geom), crs
+        box = wgs84.boundingBox()
+        self.areaChanged.emit(
+            f"{what}: lon {box.xMinimum():.5f}..{box.xMaximum():.5f}, lat {box.yMinimum():.5f}..{box.yMaximum():.5f}"
+        )
+        return True
+
+    def area_wgs84(self) -> QgsGeometry:
+        if self.area is None:
+            raise geo.AreaError("no area yet; draw a rectangle or polygon, or use the canvas extent or a selected feature")
+        return geo.to_wgs84(self.area, self.area_crs, self.project)
+
+    # -- server -----------------------------------------------------------------------------------
+    def check_server(self) -> None:
+        """Asynchronous /health then /v1/models; results arrive as serverChecked / modelsLoaded."""
+        try:
+            client = self.client()
+        except ServerError as exc:
+            self.serverChecked.emit(False, str(exc))
+            return
+
+        def on_health(data, error):
+            if error:
+                self.serverChecked.emit(False, error)
+                return
+            self.serverChecked.emit(True, f"{data.get('status', 'ok')} (satgeo {data.get('version', '?')}, {data.get('jobs_active', 0)} active jobs)")
+            self._replies.append(get_json_async(client, "/v1/models", on_models))
+
+        def on_models(data, error):
+            if error:
+                self.notify(error, "Warning")
+                return
+            items = data if isinstance(data, list) else data.get("models", [])
+            names = [m["name"] if isinstance(m, dict) else str(m) for m in items]
+            default = [m["name"] for m in items if isinstance(m, dict) and m.get("default")]
+            names.sort(key=lambda n: n not in default)
+            self.modelsLoaded.emit(names)
+
+        self._replies = [r for r in self._replies if not r.isFinished()] if self._replies else []
+        self._replies.append(get_json_async(client, "/health", on_health))
+
+    def start_local_server(self) -> LocalServer:
+        if self.local_server is not None and self.local_server.is_running():
+            return self.local_server
+        s = self.settings
+        data_dir = s.local_data_dir or os.path.join(os.path.expanduser("~"), ".cache", "satgeo", "server")
+        server = LocalServer(s.python, s.local_port, data_dir)
+        server.started.connect(self._local_started)
+        server.failed.connect(lambda msg: self.notify(msg, "Critical"))
+        self.local_server = server
+        self.notify(f"starting a local satgeo server: {s.python} {' '.join(server.arguments())}")
+        server.start()
+        return server
+
+    def _local_started(self, url: str) -> None:
+        self.settings.server_url = url
+        self.settings.save()
+        self.notify(f"local satgeo server listening on {url}", "Success")
+        self.check_server()
+
+    # -- run --------------------------------------------------------------------------------------
+    def set_layer(self, kind: str, layer: Optional[QgsVectorLayer]) -> None:
+        self.layers[kind] = layer
+
+    def _footprints(self, aoi: QgsGeometry) -> Optional[dict]:
+        chosen = [(layer, kind) for kind, layer in self.layers.items() if layer is not None]
+        for layer, kind in chosen:
+            if not layer.isValid():
+                raise geo.AreaError(f"the {kind} layer '{layer.name()}' is not valid")
+            if layer.featureCount() == 0:
+                raise geo.AreaError(f"the {kind} layer '{layer.name()}' has no features; pick another or none")
+        return geo.feature_collection(chosen, self.project, within=aoi)
+
+    def job_body(self) -> dict:
+        s = self.settings
+        aoi = self.area_wgs84()
+        if s.date:
+            try:
+                _dt.date.fromisoformat(s.date)
+            except ValueError:
+                raise geo.AreaError(f"date {s.date!r} is not YYYY-MM-DD") from None
+        return geo.job_body(
+            aoi, model=s.model, prompt=s.prompt, date=s.date,
+            cloud_cover=s.cloud_cover if s.cloud_cover >= 0 else None,
+            seed=s.seed, gsd=s.gsd or None, steps=s.steps or None, footprints=self._footprints(aoi),
+        )
+
+    def output_path(self) -> str:
+        folder = self.settings.output_dir or os.path.join(os.path.expanduser("~"), "satgeo")
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        return os.path.join(folder, f"satgeo-{stamp}.tif")
+
+    def run(self) -> Optional[SynthesisTask]:
+        """Submit the current area as a job in a QgsTask; None (and a message) when something is missing."""
+        try:
+            body = self.job_body()
+            dest = self.output_path()
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            self.client()  # validates the URL
+        except (geo.AreaError, ServerError, OSError) as exc:
+            self.notify(str(exc), "Critical")
+            return None
+        task = SynthesisTask(self.settings.server(), body, dest, on_done=self.on_task_done)
+        self.tasks.append(task)
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def on_task_done(self, task: SynthesisTask) -> None:  # main thread (QgsTask.finished)
+        if task in self.tasks:
+            self.tasks.remove(task)
+        try:
+            if task.result_path:
+                layer = add_result_layer(task.result_path, project=self.project)
+                self.notify(f"synthetic image added: {task.result_path}", "Success")
+                self.resultAdded.emit(layer)
+            elif task.cancelled:
+                self.notify("synthesis cancelled (the server job was cancelled too)", "Info")
+            else:
+                self.notify(task.error or "synthesis failed", "Critical")
+        except LayerError as exc:
+            self.notify(str(exc), "Critical")
+        finally:
+            self.runFinished.emit(task)
+
+    # -- live layer -------------------------------------------------------------------------------
+    def scene_body(self) -> dict:
+        s = self.settings
+        aoi = self.area_wgs84() if self.area is not None else None
+        fc = self._footprints(aoi) if aoi is not None else geo.feature_collection(
+            [(layer, kind) for kind, layer in self.layers.items() if layer is not None], self.project)
+        if fc is None:
+            raise geo.AreaError("a live layer needs a footprint, road or water layer; pick one in the panel")
+        if not fc["features"]:
+            raise geo.AreaError("the chosen layers have no features in the area; move the area or pick other layers")
+        body = {"layers": [{"geojson": fc}], "seed": int(s.seed)}
+        for key, value in (("model", s.model), ("prompt", s.prompt), ("date", s.date)):
+            if value:
+                body[key] = value
+        if s.cloud_cover >= 0:
+            body["cloud_cover"] = s.cloud_cover
+        if s.steps:
+            body["steps"] = s.steps
+        return body
+
+    def add_live_layer(self) -> Optional[QgsTask]:
+        """Register a scene (in a background task) and add its XYZ layer on the main thread."""
+        try:
+            body = self.scene_body()
+            client = self.client()
+        except (geo.AreaError, ServerError) as exc:
+            self.notify(str(exc), "Critical")
+            return None
+        state: dict = {}
+
+        def work(task):
+            scene_id = client.create_scene(body)
+            state["tilejson"] = client.tilejson(scene_id)
+            state["id"] = scene_id
+            return True
+
+        def done(exception, result=None):
+            if task in self.tasks:
+                self.tasks.remove(task)
+            if exception is not None:
+                self.notify(str(exception) if isinstance(exception, ServerError) else f"live layer failed: {exception}", "Critical")
+                return
+            try:
+                layer = add_live_layer(state["tilejson"], name=f"satgeo live {state['id'][:8]}", project=self.project)
+            except LayerError as exc:
+                self.notify(str(exc), "Critical")
+                return
+            self.notify(f"live layer added (zoom {state['tilejson'].get('minzoom')}–{state['tilejson'].get('maxzoom')})", "Success")
+            self.liveLayerAdded.emit(layer)
+
+        task = QgsTask.fromFunction("satgeo: register live scene", work, on_finished=done)
+        self.tasks.append(task)
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def unload(self) -> None:
+        for reply in self._replies:
+            try:
+                reply.finished.disconnect()
+                reply.abort()
+            except (RuntimeError, TypeError):  # already finished and deleted
+                pass
+        self._replies = []
+        self.bar = None
+        for tool in (self.rect_tool, self.poly_tool):
+            if self.canvas.mapTool() is tool:
+                self.canvas.unsetMapTool(tool)
+            tool.clear()
+        for task in list(self.tasks):
+            try:
+                task.cancel()
+            except RuntimeError:  # already deleted by the task manager
+                pass
+        if self.local_server is not None:
+            self.local_server.stop()

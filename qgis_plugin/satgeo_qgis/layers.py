@@ -1,0 +1,72 @@
+"""Adding results to the project (main thread only): styled COGs and live XYZ layers."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from qgis.core import QgsDataSourceUri, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
+
+GROUP_NAME = "satgeo"
+SYNTHETIC_STYLE = "synthetic.qml"
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class LayerError(ValueError):
+    """A one-line reason why a result could not be added."""
+
+
+def style_path(name: str) -> Optional[str]:
+    """A style shipped in the plugin zip (``styles/``), or the repository's ``styles/`` in a checkout."""
+    for folder in (os.path.join(PLUGIN_DIR, "styles"), os.path.join(PLUGIN_DIR, "..", "..", "styles")):
+        path = os.path.normpath(os.path.join(folder, name))
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def satgeo_group(project: Optional[QgsProject] = None) -> QgsLayerTreeGroup:
+    root = (project or QgsProject.instance()).layerTreeRoot()
+    group = root.findGroup(GROUP_NAME)
+    if group is None:
+        group = root.insertGroup(0, GROUP_NAME)
+    return group
+
+
+def add_to_group(layer, project: Optional[QgsProject] = None):
+    project = project or QgsProject.instance()
+    project.addMapLayer(layer, False)
+    satgeo_group(project).insertLayer(0, layer)
+    return layer
+
+
+def add_result_layer(path: str, name: Optional[str] = None, project: Optional[QgsProject] = None) -> QgsRasterLayer:
+    """Open the downloaded COG, style it from ``synthetic.qml`` and put it on top of the satgeo group."""
+    layer = QgsRasterLayer(path, name or os.path.splitext(os.path.basename(path))[0], "gdal")
+    if not layer.isValid():
+        raise LayerError(f"QGIS cannot open the downloaded image {path}: {layer.error().summary() or 'invalid raster'}")
+    style = style_path(SYNTHETIC_STYLE)
+    if style is not None:
+        message, ok = layer.loadNamedStyle(style)
+        if not ok:
+            raise LayerError(f"the style {style} could not be applied: {message}")
+    layer.setCustomProperty("satgeo/synthetic", True)
+    return add_to_group(layer, project)
+
+
+def xyz_uri(tilejson: dict) -> str:
+    """The ``wms`` provider URI of an XYZ layer described by a TileJSON document."""
+    uri = QgsDataSourceUri()
+    uri.setParam("type", "xyz")
+    uri.setParam("url", str(tilejson["tiles"][0]))
+    uri.setParam("zmin", str(int(tilejson.get("minzoom", 0))))
+    uri.setParam("zmax", str(int(tilejson.get("maxzoom", 22))))
+    return bytes(uri.encodedUri()).decode("utf-8")
+
+
+def add_live_layer(tilejson: dict, name: str = "satgeo live", project: Optional[QgsProject] = None) -> QgsRasterLayer:
+    layer = QgsRasterLayer(xyz_uri(tilejson), name, "wms")
+    if not layer.isValid():
+        raise LayerError(f"QGIS rejected the live layer: {layer.error().summary() or 'invalid XYZ source'}")
+    layer.setCustomProperty("satgeo/live", True)
+    return add_to_group(layer, project)
