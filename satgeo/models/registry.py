@@ -55,7 +55,12 @@ def register_entry(entry: ModelEntry) -> None:
     _ENTRIES[entry.name] = entry
 
 
-def _load_family_modules() -> None:
+def _import_families():
+    """Import the family modules one at a time (cheapest first), yielding after each.
+
+    Callers stop as soon as what they look for is registered, so a pix2pix model never
+    pays for importing diffusers.
+    """
     import importlib
 
     for mod in FAMILY_MODULES:
@@ -64,6 +69,12 @@ def _load_family_modules() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != mod:
                 raise
+        yield
+
+
+def _load_family_modules() -> None:
+    for _ in _import_families():
+        pass
 
 
 def satgeo_home() -> Path:
@@ -80,25 +91,36 @@ def families() -> dict[str, Family]:
     return dict(_FAMILIES)
 
 
-def resolve(name_or_path: str | None) -> tuple[Path, Family]:
-    """The checkpoint path and family for a model name or a local path."""
-    _load_family_modules()
-    name_or_path = name_or_path or DEFAULT_MODEL
+def _match(name_or_path: str) -> tuple[Path, Family] | None:
+    """The checkpoint for a name or path among the families registered so far, if any."""
     entry = _ENTRIES.get(name_or_path)
-    if entry is not None:
+    if entry is not None and entry.family in _FAMILIES:
         path = entry.path or satgeo_home() / "models" / entry.name
         if not path.exists():
             how = entry.get_it or f"run `satgeo models pull {entry.name}` or pass --model with a local checkpoint folder"
             raise ModelError(f"model {entry.name!r} is not downloaded; {how}")
         return path, _FAMILIES[entry.family]
     path = Path(name_or_path).expanduser()
-    if not path.exists():
+    if entry is None and path.exists():
+        for family in _FAMILIES.values():
+            if family.detect(path):
+                return path, family
+    return None
+
+
+def resolve(name_or_path: str | None) -> tuple[Path, Family]:
+    """The checkpoint path and family for a model name or a local path."""
+    name_or_path = name_or_path or DEFAULT_MODEL
+    for _ in _import_families():
+        found = _match(name_or_path)
+        if found is not None:
+            return found
+    if not Path(name_or_path).expanduser().exists():
         known = ", ".join(sorted(_ENTRIES)) or "none"
         raise ModelError(f"unknown model {name_or_path!r}: not a known name ({known}) nor an existing path")
-    for family in _FAMILIES.values():
-        if family.detect(path):
-            return path, family
-    raise ModelError(f"{path} holds no checkpoint satgeo recognises (pix2pix, DiffusionSat or ControlNet layouts)")
+    raise ModelError(
+        f"{name_or_path} holds no checkpoint satgeo recognises (pix2pix, DiffusionSat or ControlNet layouts)"
+    )
 
 
 def load_generator(name_or_path: str | None = None, device: str | None = None, dtype=None) -> Generator:

@@ -26,6 +26,7 @@ from rasterio.warp import Resampling, reproject, transform_bounds
 
 from satgeo.errors import Cancelled, InputError, LimitError
 from satgeo.geo.grid import Grid
+from satgeo.models import registry
 from satgeo.models.base import Generator, ModelCard, RegionRequest
 from satgeo.render.blend import NativeCanvas
 from satgeo.render.noise import window_seed
@@ -56,27 +57,9 @@ _GENERATORS: OrderedDict[tuple, Generator] = OrderedDict()
 _GEN_LOCK = threading.Lock()
 
 
-def _resolve(model: str | None):
-    """``registry.resolve``, without importing the diffusion families for pix2pix models.
-
-    (Importing diffusers costs seconds to minutes on a busy CPU; the default model needs none of it.)
-    """
-    from satgeo.models import pix2pix, registry
-
-    fam = registry._FAMILIES.get(pix2pix.FAMILY)
-    entry = registry._ENTRIES.get(model or registry.DEFAULT_MODEL)
-    if fam is not None and entry is not None and entry.family == pix2pix.FAMILY and entry.path is not None \
-            and entry.path.exists():
-        return entry.path, fam
-    if fam is not None and model and entry is None and Path(model).expanduser().exists() \
-            and pix2pix.detect(Path(model).expanduser()):
-        return Path(model).expanduser(), fam
-    return registry.resolve(model)
-
-
 def get_generator(model: str | None) -> Generator:
     """A loaded generator for a registry name or path, kept in a small cache (by path + mtime)."""
-    path, family = _resolve(model)
+    path, family = registry.resolve(model)
     try:
         files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
         stamp = max((p.stat().st_mtime_ns for p in files), default=0)
