@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 from shapely.geometry import box
 
 from satgeo.errors import InputError, LimitError

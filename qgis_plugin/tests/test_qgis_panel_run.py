@@ -10,7 +10,6 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsGeometry,
     QgsPointXY,
-    QgsProject,
     QgsRasterLayer,
     QgsRectangle,
     QgsVectorLayer,

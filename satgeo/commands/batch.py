@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
 
-from satgeo.errors import InputError
-
-
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--date must be YYYY-MM-DD, got {value!r}") from None
+from satgeo.geo.metadata import parse_date
 
 
 def register(app: click.Group) -> None:
@@ -52,7 +42,7 @@ def register(app: click.Group) -> None:
         summary = run_batch(
             BatchOptions(
                 layers=list(layers), out_dir=out_dir, gsd=gsd, zoom=zoom, crs=crs, aoi=aoi, model=model, seed=seed,
-                prompt=prompt, date=_date(date_), cloud_cover=cloud_cover, steps=steps, tile_px=tile_px,
+                prompt=prompt, date=parse_date(date_), cloud_cover=cloud_cover, steps=steps, tile_px=tile_px,
                 chunk_tiles=chunk_tiles, engine=engine, workers=workers, threads=threads, ray_address=ray_address, resume=resume,
                 mosaic_cog=mosaic_cog, progress=not no_progress,
             )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import sys
 
 import click
 
 from satgeo.errors import InputError
+from satgeo.geo.metadata import parse_date
 
 
 def _area(bbox, crs, aoi):  # noqa: ANN001
@@ -23,15 +23,6 @@ def _area(bbox, crs, aoi):  # noqa: ANN001
     if not bbox:
         raise InputError("give the area with --bbox W S E N (and --crs) or --aoi FILE")
     return Area.from_bbox(tuple(bbox), crs or "EPSG:4326")
-
-
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--date must be YYYY-MM-DD, got {value!r}") from None
 
 
 @click.command("render")
@@ -67,7 +58,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
         if not layer.startswith("/vsi") and not Path(layer).exists():
             raise InputError(f"footprint layer {layer} does not exist")
     request = RenderRequest(
-        area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=_date(date_),
+        area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=parse_date(date_),
         cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps,
     )
     bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)

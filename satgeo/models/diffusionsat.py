@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from satgeo.errors import InputError, ModelError
-from satgeo.models.satunet import SatUNet, load_satunet, read_config
+from satgeo.models.satunet import SatUNet, load_satunet
 
 DEFAULT_GUIDANCE = 7.5
 DEFAULT_STEPS = 20

@@ -329,7 +329,7 @@ def render_mask(gen: Generator, mask: np.ndarray, seed: int = 0) -> np.ndarray:
     mask = np.asarray(mask, np.uint8)
     h, w = mask.shape
     lattice = Lattice(CRS.from_epsg(3857), float(card.native_gsd), int(card.tile_size), int(card.overlap))
-    t, s = lattice.tile, lattice.stride
+    t = lattice.tile
     pad = t  # windows start at most one stride before the mask
     padded = np.pad(mask, pad, mode="symmetric")
 

@@ -17,7 +17,6 @@ from satgeo.render.blend import ramp
 from satgeo.render.engine import render_grid, render_to_cog
 from satgeo.render.plan import Lattice, snapped_grid
 
-from conftest import DEMO
 
 
 def test_ramp_is_a_partition_of_unity():
