@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import rasterio
 
-from conftest import DEMO, SMALL_BBOX
+from render_support import DEMO, SMALL_BBOX
 
 
 def _run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import save_tiny
+from render_support import save_tiny
 
 
 def save_tiny_model(folder: Path, seed: int = 0, **over) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import FOOTPRINTS
+from server_support import FOOTPRINTS
 from server import Settings, create_app
 from server.store import RUNNING, Store
 

@@ -8,7 +8,7 @@ import time
 import rasterio
 from rio_cogeo.cogeo import cog_validate
 
-from conftest import FOOTPRINTS, LiveServer, wait_job
+from server_support import FOOTPRINTS, LiveServer, wait_job
 
 BBOX = [85.5196, 27.6308, 85.5222, 27.6328]
 

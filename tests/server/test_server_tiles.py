@@ -14,7 +14,7 @@ import mercantile
 import numpy as np
 from PIL import Image
 
-from conftest import FOOTPRINTS, SCENE_ZOOM
+from server_support import FOOTPRINTS, SCENE_ZOOM
 from server import Settings
 from server.scenes import SceneRegistry
 from server.schemas import SceneCreate
@@ -174,7 +174,15 @@ def test_lower_and_higher_zooms_follow_the_native_tiles(tile_server):
     cy = sorted(y for _, y in inner)[len(inner) // 2]
     native = decode(server.get(f"{base}/tiles/{z}/{cx}/{cy}.png")[1]).astype(np.float32)
     child = decode(server.get(f"{base}/tiles/{z + 1}/{2 * cx + 1}/{2 * cy}.png")[1]).astype(np.float32)
-    quadrant = native[:128, 128:, :3]
     shrunk = child[..., :3].reshape(128, 2, 128, 2, 3).mean(axis=(1, 3))
-    assert np.abs(shrunk - quadrant).mean() < 4.0
+    # Resampling blurs fine texture a little, so compare against every quadrant of the parent:
+    # the child must match the one it magnifies (top right) far better than any other.
+    quadrants = {(qy, qx): native[qy * 128:(qy + 1) * 128, qx * 128:(qx + 1) * 128, :3]
+                 for qy in (0, 1) for qx in (0, 1)}
+    errors = {q: float(np.abs(shrunk - img).mean()) for q, img in quadrants.items()}
+    best = min(errors, key=errors.get)
+    others = sorted(e for q, e in errors.items() if q != (0, 1))
+    assert best == (0, 1), errors
+    assert errors[(0, 1)] < 0.5 * others[0], errors
+    assert np.abs(shrunk.mean(axis=(0, 1)) - quadrants[(0, 1)].mean(axis=(0, 1))).max() < 2.0
     assert server.get(f"{base}/tiles/{z + 9}/0/0.png")[0] == 422

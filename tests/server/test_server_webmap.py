@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SCENE_ZOOM
+from server_support import SCENE_ZOOM
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 websocket = pytest.importorskip("websocket", reason="websocket-client drives Chromium's DevTools protocol")
@@ -104,7 +104,11 @@ def test_map_draws_tiles_and_runs_a_job_from_a_rectangle(tile_server, chromium):
     background = (np.abs(area - np.array(MAP_BG)).sum(axis=2) < 6).mean()
     assert background < 0.02, f"{background:.0%} of the scene's area on the map shows no tile"
     assert area.std() > 10  # imagery, not a flat fill
-    outside = img[640:690, 5:200]  # the bottom-left corner, far from the scene: no tiles there
+    # Left of the left-most loaded tile nothing was drawn: the map background must show there.
+    left = cdp.js("Math.min(...Array.from(document.querySelectorAll('#map .leaflet-tile-loaded'))"
+                  ".map(t => t.getBoundingClientRect().left))")
+    assert 20 < left < x0, (left, x0)
+    outside = img[100:600, 5:int(left) - 5]
     assert (np.abs(outside - np.array(MAP_BG)).sum(axis=2) < 6).mean() > 0.9
 
     # The rectangle tool: press "Draw", drag over the middle of the scene, release.
