@@ -42,7 +42,7 @@ def register(app: click.Group) -> None:
         summary = run_batch(
             BatchOptions(
                 layers=list(layers), out_dir=out_dir, gsd=gsd, zoom=zoom, crs=crs, aoi=aoi, model=model, seed=seed,
-                prompt=prompt, date=parse_date(date_), cloud_cover=cloud_cover, steps=steps, tile_px=tile_px,
+                prompt=prompt, date=parse_date(date_, "--date"), cloud_cover=cloud_cover, steps=steps, tile_px=tile_px,
                 chunk_tiles=chunk_tiles, engine=engine, workers=workers, threads=threads, ray_address=ray_address, resume=resume,
                 mosaic_cog=mosaic_cog, progress=not no_progress,
             )

@@ -58,7 +58,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
         if not layer.startswith("/vsi") and not Path(layer).exists():
             raise InputError(f"footprint layer {layer} does not exist")
     request = RenderRequest(
-        area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=parse_date(date_),
+        area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=parse_date(date_, "--date"),
         cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps,
     )
     bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)

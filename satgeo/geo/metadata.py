@@ -103,14 +103,14 @@ class Metadata:
         return asdict(self)
 
 
-def parse_date(value: str | Date | None) -> Date | None:
-    """``YYYY-MM-DD`` (or a date) -> date; None stays None."""
+def parse_date(value: str | Date | None, what: str = "date") -> Date | None:
+    """``YYYY-MM-DD`` (or a date) -> date; None stays None. ``what`` names the input in errors."""
     if value is None or isinstance(value, Date):
         return value
     try:
         return Date.fromisoformat(str(value).strip())
     except ValueError:
-        raise InputError(f"date must be YYYY-MM-DD, got {value!r}") from None
+        raise InputError(f"{what} must be YYYY-MM-DD, got {value!r}") from None
 
 
 _GEOD = Geod(ellps="WGS84")
