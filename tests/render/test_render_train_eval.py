@@ -112,11 +112,6 @@ def test_train_cli_and_eval_cli(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.shared_data
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #3 open: the shipped pix2pix-banepa is under-trained (SSIM 0.237 vs flat colour 0.278 on "
-    "4 held-out chips); retrain per docs/render.md, then drop this mark",
-)
 def test_default_model_beats_baselines_on_banepa_holdout():
     from satgeo.eval.pix2pix_eval import evaluate
     from satgeo.models.pix2pix import DEFAULT_DIR, load_pix2pix
