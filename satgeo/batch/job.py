@@ -23,7 +23,8 @@ from rasterio.crs import CRS
 from satgeo import __version__
 from satgeo.batch import inputs
 from satgeo.batch.chunk import ChunkTask, RenderFn, RenderParams, layers_near, stale_temporaries, write_atomic
-from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, file_sha256, open_journal
+from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
+from satgeo.hashing import file_sha256
 from satgeo.batch.mosaic import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
 from satgeo.batch.plan import Lattice, Plan, make_plan
 from satgeo.batch.stac import build_catalog

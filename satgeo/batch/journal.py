@@ -8,7 +8,6 @@ ever overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -42,14 +41,6 @@ class DoneChunk:
     bytes: int
     sha256: str
     seconds: float
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Journal:

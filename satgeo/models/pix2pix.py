@@ -27,6 +27,7 @@ from satgeo.errors import ModelError
 from satgeo.models.base import ModelCard, RegionRequest
 from satgeo.models.pix2pix_nets import UNetGenerator
 from satgeo.models.registry import Family, ModelEntry, register_entry, register_family
+from satgeo.hashing import file_sha256
 
 FAMILY = "pix2pix"
 WEIGHTS_FILE = "model.safetensors"
@@ -177,14 +178,6 @@ def detect(path: Path) -> bool:
         return json.loads(cfg.read_text()).get("family") == FAMILY
     except (OSError, ValueError):
         return False
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- the generator
