@@ -23,11 +23,9 @@ from typing import Any
 import torch
 from diffusers import ControlNetModel
 from diffusers.configuration_utils import register_to_config
-from diffusers.models.embeddings import TimestepEmbedding
-from torch import nn
 
 from satgeo.errors import ModelError
-from satgeo.models.satunet import NUM_METADATA, _signature_with, embed_metadata, load_strict, read_config, read_state_dict
+from satgeo.models.satunet import NUM_METADATA, _signature_with, embed_metadata, load_strict, metadata_embedding, read_config, read_state_dict
 
 # Fields that must agree between a ControlNet and the UNet it steers.
 _BASE_FIELDS = ("in_channels", "block_out_channels", "cross_attention_dim", "layers_per_block", "down_block_types")
@@ -45,11 +43,7 @@ class SatControlNet(ControlNetModel):
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
-        if use_metadata:
-            c = self.config.block_out_channels[0]
-            self.metadata_embedding = nn.ModuleList(TimestepEmbedding(c, 4 * c) for _ in range(num_metadata))
-        else:
-            self.metadata_embedding = None
+        self.metadata_embedding = metadata_embedding(self.config.block_out_channels, use_metadata, num_metadata)
         self.num_metadata = num_metadata if use_metadata else 0
         _apply_conditioning_scale(self, conditioning_scale)
         self._extra_emb: torch.Tensor | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from diffusers import UNet2DConditionModel
@@ -57,16 +57,20 @@ def _signature_with(base_init, **extra) -> inspect.Signature:
     return sig.replace(parameters=params)
 
 
+def metadata_embedding(block_out_channels: Sequence[int], use_metadata: bool, num_metadata: int) -> nn.ModuleList | None:
+    """DiffusionSat's per-value ``TimestepEmbedding(c -> 4c)`` list (None without metadata)."""
+    if not use_metadata:
+        return None
+    c = block_out_channels[0]
+    return nn.ModuleList(TimestepEmbedding(c, 4 * c) for _ in range(num_metadata))
+
+
 class SatUNet(UNet2DConditionModel):
     """``UNet2DConditionModel`` with DiffusionSat's metadata embedding (config round-trips)."""
 
     def __init__(self, *args: Any, use_metadata: bool = True, num_metadata: int = NUM_METADATA, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        if use_metadata:
-            c = self.config.block_out_channels[0]
-            self.metadata_embedding = nn.ModuleList(TimestepEmbedding(c, 4 * c) for _ in range(num_metadata))
-        else:
-            self.metadata_embedding = None
+        self.metadata_embedding = metadata_embedding(self.config.block_out_channels, use_metadata, num_metadata)
         self.num_metadata = num_metadata if use_metadata else 0
 
     # register_to_config reads the signature: expose the parent's parameters plus ours so that
