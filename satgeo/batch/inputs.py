@@ -21,10 +21,8 @@ from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError
+from satgeo.geo.masks import gdal_path, vector_layers
 
-# GDAL's OSM driver exposes these layers; only lines and areas make masks.
-OSM_LAYERS = ("lines", "multipolygons")
-_OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz")
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _LINEAR = ("LineString", "MultiLineString", "LinearRing")
 
@@ -69,27 +67,13 @@ def _split_spec(spec: str) -> tuple[Path, str | None]:
     return p, None
 
 
-def _is_osm(path: Path) -> bool:
-    return path.name.lower().endswith(_OSM_SUFFIXES)
-
-
-def _vsi(path: Path) -> str:
-    return f"/vsigzip/{path}" if path.name.lower().endswith(".osm.gz") else str(path)
-
-
 def _read(spec: str) -> list[tuple[str, gpd.GeoDataFrame]]:
     path, layer = _split_spec(spec)
     if not path.exists():
         raise InputError(f"layer file not found: {spec}")
-    src = _vsi(path)
+    src = gdal_path(path)
     try:
-        if layer is not None:
-            names = [layer]
-        elif _is_osm(path):
-            names = list(OSM_LAYERS)
-        else:
-            listed = pyogrio.list_layers(src)
-            names = [str(n) for n, gtype in listed if gtype is not None] or [str(listed[0][0])]
+        names = vector_layers(src, layer)
         out = []
         for name in names:
             gdf = pyogrio.read_dataframe(src, layer=name, on_invalid="ignore")

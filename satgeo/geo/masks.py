@@ -101,9 +101,26 @@ Layer = Union[str, Path, gpd.GeoDataFrame]
 # Reading
 
 
-def _is_osm(path: str) -> bool:
-    p = path.lower()
-    return p.endswith((".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2"))
+def is_osm(path: str | Path) -> bool:
+    return os.fspath(path).lower().endswith((".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2"))
+
+
+def gdal_path(path: str | Path) -> str:
+    """The name GDAL opens ``path`` by (gzipped OSM XML through /vsigzip/)."""
+    path = os.fspath(path)
+    return f"/vsigzip/{path}" if path.lower().endswith(".osm.gz") and not path.startswith("/vsi") else path
+
+
+def vector_layers(path: str, layer: str | int | None = None) -> list:
+    """The layers to read: ``layer`` alone, OSM's lines + multipolygons, or every layer with geometry."""
+    import pyogrio
+
+    if layer is not None:
+        return [layer]
+    if is_osm(path):
+        return list(OSM_LAYERS)
+    listed = pyogrio.list_layers(path)
+    return [str(n) for n, gtype in listed if gtype is not None] or [str(listed[0][0])]
 
 
 def read_layer(
@@ -119,20 +136,14 @@ def read_layer(
     """
     if isinstance(source, gpd.GeoDataFrame):
         return source
-    import pyogrio
     from pyogrio.errors import DataSourceError, DataLayerError
 
     path = os.fspath(source)
     if not path.startswith("/vsi") and not os.path.exists(path):
         raise InputError(f"no such file: {path}")
+    path = gdal_path(path)
     try:
-        if layer is not None:
-            names = [layer]
-        elif _is_osm(path):
-            names = list(OSM_LAYERS)
-        else:
-            listed = pyogrio.list_layers(path)
-            names = [str(n) for n, gtype in listed if gtype is not None] or [str(listed[0][0])]
+        names = vector_layers(path, layer)
         frames = []
         for name in names:
             layer_bbox = None
