@@ -17,7 +17,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -92,13 +92,57 @@ class _Objective:
         return noisy, t, ctx, md, target
 
 
-def _loop(step_fn: Callable[[int], float], steps: int, progress: Callable[[int, float], None] | None) -> list[float]:
+@dataclass
+class _Run:
+    """What both fine-tuning loops set up the same way: the frozen base, the data, the objective."""
+
+    base_root: Path
+    pipe: object
+    size: int
+    obj: _Objective
+    rng: random.Random
+    batches: Iterator
+
+
+def _start(base: str | Path, shards, opts: DiffusionTrainOptions, need_mask: bool = False) -> _Run:
+    from satgeo.models.diffusionsat import DiffusionSatPipeline, model_window, pipeline_root, read_card_overrides
+    from satgeo.train.shards import load_samples
+
+    base_root = pipeline_root(Path(base))
+    if base_root is None:
+        raise InputError(f"{base} is not a DiffusionSat/SD pipeline folder")
+    samples = load_samples(shards, need_mask=need_mask)
+    torch.manual_seed(opts.seed)
+    pipe = DiffusionSatPipeline.from_folder(base_root, device=opts.device, dtype=torch.float32)
+    pipe.plan.channels_last = False
+    size = opts.size or model_window(pipe, read_card_overrides(base_root))[0]
+    rng = random.Random(opts.seed)
+    return _Run(base_root, pipe, size, _Objective(pipe, opts), rng, _batches(samples, opts, size, rng))
+
+
+def _fit(run: _Run, step_fn: Callable[[], torch.Tensor], params, opts: DiffusionTrainOptions,
+         progress: Callable[[int, float], None] | None) -> dict:
+    """AdamW over ``params`` for ``opts.steps`` steps of ``step_fn`` (which returns the loss);
+    returns the manifest's "training" record."""
+    optim = torch.optim.AdamW(params, lr=opts.lr)
+    t0 = time.time()
     losses = []
-    for i in range(steps):
-        losses.append(step_fn(i))
+    for i in range(opts.steps):
+        loss = step_fn()
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        losses.append(float(loss.detach()))
         if progress:
             progress(i + 1, losses[-1])
-    return losses
+    return {"steps": opts.steps, "batch": opts.batch, "lr": opts.lr, "size": run.size,
+            "seconds": round(time.time() - t0, 1), "final_loss": losses[-1] if losses else None, "losses": losses}
+
+
+def _write_manifest(out_dir: str | Path, manifest: dict, training: dict) -> None:
+    losses = training.pop("losses")
+    (Path(out_dir) / "model" / "satgeo.json").write_text(json.dumps({**manifest, "training": training}, indent=1))
+    (Path(out_dir) / "losses.json").write_text(json.dumps(losses))
 
 
 def train_controlnet(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTrainOptions,
@@ -106,26 +150,14 @@ def train_controlnet(base: str | Path, shards, out_dir: str | Path, opts: Diffus
     """Train a ControlNet on ``shards`` over the frozen ``base`` pipeline; returns OUT/model."""
     from satgeo.models.conditioning import render_conditioning
     from satgeo.models.controlnet import controlnet_from_unet
-    from satgeo.models.diffusionsat import DiffusionSatPipeline, model_window, pipeline_root, read_card_overrides
-    from satgeo.train.shards import load_samples
 
-    base_root = pipeline_root(Path(base))
-    if base_root is None:
-        raise InputError(f"{base} is not a DiffusionSat/SD pipeline folder")
-    samples = load_samples(shards, need_mask=True)
-    torch.manual_seed(opts.seed)
-    pipe = DiffusionSatPipeline.from_folder(base_root, device=opts.device, dtype=torch.float32)
-    pipe.plan.channels_last = False
-    size = opts.size or model_window(pipe, read_card_overrides(base_root))[0]
+    run = _start(base, shards, opts, need_mask=True)
+    pipe = run.pipe
     cn = controlnet_from_unet(pipe.unet, variant=opts.variant).to(pipe.plan.device).train().requires_grad_(True)
-    optim = torch.optim.AdamW(cn.parameters(), lr=opts.lr)
-    obj = _Objective(pipe, opts)
-    rng = random.Random(opts.seed)
-    batches = _batches(samples, opts, size, rng)
 
-    def step(i: int) -> float:
-        imgs, masks, metas, caps = next(batches)
-        noisy, t, ctx, md, target = obj.encode(imgs, metas, caps, rng)
+    def step() -> torch.Tensor:
+        imgs, masks, metas, caps = next(run.batches)
+        noisy, t, ctx, md, target = run.obj.encode(imgs, metas, caps, run.rng)
         cond = np.stack([render_conditioning(m, opts.conditioning) for m in masks])
         cond = torch.from_numpy(cond).permute(0, 3, 1, 2).float().div(255).to(noisy.device)
         kw = {"metadata": md, "cond_metadata": md} if cn.metadata_embedding is not None else {}
@@ -133,19 +165,11 @@ def train_controlnet(base: str | Path, shards, out_dir: str | Path, opts: Diffus
         ukw = {"metadata": md} if md is not None else {}
         pred = pipe.unet(noisy, t, ctx, down_block_additional_residuals=down, mid_block_additional_residual=mid,
                          return_dict=False, **ukw)[0]
-        loss = F.mse_loss(pred.float(), target.float())
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        return float(loss.detach())
+        return F.mse_loss(pred.float(), target.float())
 
-    t0 = time.time()
-    losses = _loop(step, opts.steps, progress)
+    training = _fit(run, step, cn.parameters(), opts, progress)
     model = Path(out_dir) / "model"
     cn.eval().save_pretrained(model / "controlnet", safe_serialization=True)
-    manifest = {"base": str(base_root.resolve()), "conditioning": opts.conditioning, "family": "controlnet",
-                "training": {"steps": opts.steps, "batch": opts.batch, "lr": opts.lr, "size": size,
-                             "seconds": round(time.time() - t0, 1), "final_loss": losses[-1] if losses else None}}
-    (model / "satgeo.json").write_text(json.dumps(manifest, indent=1))
-    (Path(out_dir) / "losses.json").write_text(json.dumps(losses))
+    _write_manifest(out_dir, {"base": str(run.base_root.resolve()), "conditioning": opts.conditioning,
+                              "family": "controlnet"}, training)
     return model
