@@ -39,6 +39,7 @@ def train() -> None:
 @click.option("--no-dropout", is_flag=True)
 @click.option("--lambda-l1", type=float, default=100.0, show_default=True)
 @click.option("--lambda-fm", type=float, default=0.0, show_default=True, help="feature-matching loss weight")
+@click.option("--lambda-ssim", type=float, default=0.0, show_default=True, help="weight of 1 - SSIM")
 @click.option("--lr", type=float, default=2e-4, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--checkpoint-every", type=float, default=300.0, show_default=True, help="seconds")
@@ -46,9 +47,13 @@ def train() -> None:
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("--no-bf16", is_flag=True, help="train in fp32 even where bf16 is native")
 @click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt")
+@click.option("--init", "init_model", default=None, help="start the generator from this model (same architecture)")
+@click.option("--val", "val_patterns", multiple=True,
+              help="chip-name regexes among the held-out chips scored (PSNR/SSIM) at each save into OUT/val.csv")
+@click.option("--snapshots", is_flag=True, help="keep each save's model as OUT/snapshots/step-NNNNNN")
 def pix2pix_cmd(chips_dir, layers, out_dir, holdout, name, steps, decay_steps, batch, crop, ngf, ndf, num_downs,
-                norm, no_dropout, lambda_l1, lambda_fm, lr, seed, checkpoint_every, max_minutes, threads,
-                no_bf16, resume) -> None:
+                norm, no_dropout, lambda_l1, lambda_fm, lambda_ssim, lr, seed, checkpoint_every, max_minutes, threads,
+                no_bf16, resume, init_model, val_patterns, snapshots) -> None:
     """Train a pix2pix model on chips + footprints; writes OUT/model (safetensors + config.json)."""
     from satgeo.train.pairs import BANEPA_HOLDOUT, build_pairs, list_chips, split_chips
     from satgeo.train.pix2pix_loop import TrainOptions, layer_paths, train_pix2pix
@@ -59,19 +64,38 @@ def pix2pix_cmd(chips_dir, layers, out_dir, holdout, name, steps, decay_steps, b
     if not train_chips:
         raise click.UsageError("every chip is held out; nothing left to train on")
     click.echo(f"{len(train_chips)} training chips, {len(held)} held out", err=True)
+    val_chips = split_chips(held, val_patterns)[1] if val_patterns else []
+    if val_patterns and not val_chips:
+        raise click.UsageError("--val matches none of the held-out chips")
     pairs = build_pairs(train_chips, layer_paths(layers), out / "cache")
+    val = build_pairs(val_chips, layer_paths(layers), out / "cache") if val_chips else None
     card = dict(BANEPA_CARD) if not holdout else {}
     card["name"] = name or out.name
     opts = TrainOptions(
         steps=steps, decay_steps=decay_steps, batch=batch, crop=crop, ngf=ngf, ndf=ndf, num_downs=num_downs,
-        norm=norm, dropout=not no_dropout, lr=lr, lambda_l1=lambda_l1, lambda_fm=lambda_fm, seed=seed,
+        norm=norm, dropout=not no_dropout, lr=lr, lambda_l1=lambda_l1, lambda_fm=lambda_fm, lambda_ssim=lambda_ssim, seed=seed,
         checkpoint_every=checkpoint_every, max_minutes=max_minutes, bf16=not no_bf16, threads=threads, card=card,
+        init=init_model, snapshots=snapshots,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "split.json").write_text(json.dumps(
-        {"train": [c.name for c in train_chips], "holdout": [c.name for c in held]}, indent=1))
-    model = train_pix2pix(pairs, out, opts, resume=resume)
+        {"train": [c.name for c in train_chips], "holdout": [c.name for c in held],
+         "val": [c.name for c in val_chips]}, indent=1))
+    model = train_pix2pix(pairs, out, opts, resume=resume, val=val)
     click.echo(str(model))
+
+
+@train.command("blend")
+@click.argument("structure", type=click.Path(exists=True))
+@click.argument("texture", type=click.Path(exists=True))
+@click.option("--alpha", type=float, required=True, help="0 = the structure model, 1 = the texture model")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="model folder")
+@click.option("--name", default=None, help="model name in its card (default: the structure model's)")
+def blend_cmd(structure, texture, alpha, out_dir, name) -> None:  # noqa: ANN001
+    """Blend the weights of two pix2pix models fine-tuned from one parent (network interpolation)."""
+    from satgeo.train.blend import blend_pix2pix
+
+    click.echo(str(blend_pix2pix(structure, texture, alpha, out_dir, name=name)))
 
 
 def register(app: click.Group) -> None:

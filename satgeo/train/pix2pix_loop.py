@@ -5,6 +5,11 @@ Every ``checkpoint_every`` seconds (and at the end) it writes ``checkpoint.pt`` 
 optimisers, step, sampler state; atomic) and exports the generator as a satgeo model
 folder (``model/``: fp16 safetensors + config.json). ``resume=True`` continues from
 ``checkpoint.pt``. Losses go to ``log.csv``.
+
+``init`` starts the generator from a trained model (e.g. an L1-only run, then adversarial
+fine-tuning). With validation pairs, every save also scores the generator on them through the
+render engine (PSNR/SSIM, seed 0) into ``val.csv``; ``snapshots`` keeps each save's model as
+``snapshots/step-NNNNNN/`` so a run can be picked by its validation scores and its look.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import torch.nn.functional as F
 from satgeo.errors import InputError
 from satgeo.models.pix2pix import Pix2PixConfig, encode_masks, input_lut, save_pix2pix
 from satgeo.models.pix2pix_nets import PatchDiscriminator, UNetGenerator, init_weights
+from satgeo.train.losses import ssim_torch
 from satgeo.train.pairs import PairSampler, Pairs
 
 
@@ -42,11 +48,14 @@ class TrainOptions:
     beta1: float = 0.5
     lambda_l1: float = 100.0
     lambda_fm: float = 0.0  # feature matching on D's activations (needs no downloaded weights)
+    lambda_ssim: float = 0.0  # weight of 1 - SSIM (keeps structure and local contrast aligned with the photo)
     seed: int = 0
     checkpoint_every: float = 300.0  # seconds
     max_minutes: float | None = None  # stop (and save) after this training time; the lr schedule follows it
     bf16: bool = True  # autocast on CPUs with AMX / on CUDA
     threads: int | None = None
+    init: str | None = None  # a pix2pix model (folder/file) of the same architecture to start G from
+    snapshots: bool = False  # keep every saved model under snapshots/step-NNNNNN
     card: dict = field(default_factory=dict)  # name, training_data, license, attribution, description
 
 
@@ -68,8 +77,9 @@ def train_pix2pix(
     resume: bool = False,
     on_step: Callable[[int, dict], None] | None = None,
     device: str | None = None,
+    val: Pairs | None = None,
 ) -> Path:
-    """Train; returns the exported model folder ``out_dir/model``."""
+    """Train; returns the exported model folder ``out_dir/model``. ``val``: pairs scored at each save."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if opts.crop % (2**opts.num_downs):
@@ -85,7 +95,10 @@ def train_pix2pix(
         **{k: v for k, v in card.items() if k in Pix2PixConfig.__dataclass_fields__},
     )
     torch.manual_seed(opts.seed)
-    G: UNetGenerator = init_weights(config.build(), seed=opts.seed).to(dev)
+    G: UNetGenerator = init_weights(config.build(), seed=opts.seed)
+    if opts.init and not (resume and (out / "checkpoint.pt").is_file()):
+        _init_from(G, config, opts.init)
+    G = G.to(dev)
     D = init_weights(PatchDiscriminator(config.input_nc + 3, opts.ndf, 3, opts.norm), seed=opts.seed + 1).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(opts.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=(opts.beta1, 0.999))
@@ -115,10 +128,14 @@ def train_pix2pix(
         os.replace(tmp, ckpt)
         G.eval()
         save_pix2pix(G, config, out / "model")
+        if opts.snapshots:
+            save_pix2pix(G, config, out / "snapshots" / f"step-{step:06d}")
+        if val is not None:
+            _validate(G, config, val, out / "val.csv", step, elapsed0 + time.time() - t0)
         G.train()
 
     log_path = out / "log.csv"
-    fields = ["step", "seconds", "lr", "g_gan", "g_l1", "g_fm", "d_loss"]
+    fields = ["step", "seconds", "lr", "g_gan", "g_l1", "g_fm", "g_ssim", "d_loss"]
     new_log = not log_path.is_file() or not resume
     log_f = open(log_path, "w" if new_log else "a", newline="")
     log = csv.DictWriter(log_f, fieldnames=fields)
@@ -165,7 +182,8 @@ def train_pix2pix(
                     with torch.no_grad():
                         _, feats_real = D(torch.cat([x, y], 1), features=True)
                     g_fm = sum(F.l1_loss(a.float(), b.float()) for a, b in zip(feats_fake, feats_real)) / len(feats_real)
-                g_loss = g_gan + opts.lambda_l1 * g_l1 + opts.lambda_fm * g_fm
+                g_ssim = (1.0 - ssim_torch(fake.float(), y)) if opts.lambda_ssim > 0 else torch.zeros((), device=dev)
+                g_loss = g_gan + opts.lambda_l1 * g_l1 + opts.lambda_fm * g_fm + opts.lambda_ssim * g_ssim
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
@@ -173,6 +191,7 @@ def train_pix2pix(
             row = {
                 "step": step, "seconds": round(elapsed0 + time.time() - t0, 1), "lr": f"{lr:.3g}",
                 "g_gan": f"{g_gan.item():.4f}", "g_l1": f"{g_l1.item():.4f}", "g_fm": f"{float(g_fm):.4f}",
+                "g_ssim": f"{float(g_ssim):.4f}",
                 "d_loss": f"{d_loss.item():.4f}",
             }
             if not all(math.isfinite(float(row[k])) for k in ("g_gan", "g_l1", "d_loss")):
@@ -194,6 +213,36 @@ def train_pix2pix(
         bar.close()
         log_f.close()
     return out / "model"
+
+
+def _init_from(G: UNetGenerator, config: Pix2PixConfig, path: str) -> None:
+    from satgeo.models.pix2pix import load_pix2pix
+
+    src = load_pix2pix(path, device="cpu", dtype=torch.float32)
+    mine = (config.ngf, config.num_downs, config.norm, config.input_nc, config.output_nc)
+    theirs = (src.config.ngf, src.config.num_downs, src.config.norm, src.config.input_nc, src.config.output_nc)
+    if mine != theirs:
+        raise InputError(f"--init model {path} has another architecture (ngf, num_downs, norm, inputs, outputs "
+                         f"{theirs}) than this run {mine}")
+    G.load_state_dict(src.net.state_dict())
+
+
+def _validate(G: UNetGenerator, config: Pix2PixConfig, val: Pairs, csv_path: Path, step: int, seconds: float) -> None:
+    """Score a copy of G, run like a render (bf16 where native, seeded noise, feathering), on ``val``."""
+    import copy
+
+    from satgeo.eval.pix2pix_eval import score
+    from satgeo.models.pix2pix import Pix2PixGenerator
+    from satgeo.render.engine import render_mask
+
+    gen = Pix2PixGenerator(copy.deepcopy(G).cpu(), config, device="cpu")
+    res = score([render_mask(gen, m, 0) for m in val.masks], list(val.images))
+    new = not csv_path.is_file()
+    with open(csv_path, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["step", "seconds", "psnr", "ssim"])
+        w.writerow([step, round(seconds, 1), res["psnr"], res["ssim"]])
 
 
 def options_from(**kwargs) -> TrainOptions:

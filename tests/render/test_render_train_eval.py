@@ -37,6 +37,23 @@ def test_ssim_known_values():
     assert gaussian_kernel().sum() == pytest.approx(1.0) and len(gaussian_kernel()) == 11
 
 
+def test_training_ssim_matches_eval_ssim_also_under_bf16_autocast():
+    import torch
+
+    from satgeo.train.losses import ssim_torch
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (48, 40, 3)).astype(np.float64)
+    b = np.clip(a + rng.normal(0, 40, a.shape), 0, 255).round()
+    t = lambda im: torch.from_numpy(im / 127.5 - 1.0).permute(2, 0, 1)[None].float()  # noqa: E731
+    x = t(a).requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = ssim_torch(x, t(b))
+    assert float(value) == pytest.approx(ssim(a, b), abs=1e-5)
+    value.backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
 def test_seam_ratio_detects_steps():
     rng = np.random.default_rng(0)
     smooth = rng.normal(100, 5, (64, 64))
@@ -84,6 +101,68 @@ def test_train_checkpoint_resume_and_export(tmp_path):
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     # the learning rate decays linearly to 0 over the last half
     assert float(rows[-1]["lr"]) < float(rows[0]["lr"])
+
+
+def test_train_init_validation_and_snapshots(tmp_path):
+    """--init starts G from a model (lr 0 keeps it bit for bit); saves score val pairs and keep snapshots."""
+    import torch
+    from safetensors.torch import load_file
+
+    from satgeo.errors import InputError
+    from satgeo.train.pairs import build_pairs, list_chips
+    from satgeo.train.pix2pix_loop import TrainOptions, train_pix2pix
+
+    chips = list_chips(CHIPS)
+    pairs, val = build_pairs(chips[:1], [str(FOOTPRINTS)]), build_pairs(chips[1:], [str(FOOTPRINTS)])
+    base = dict(batch=1, crop=64, ngf=4, ndf=4, num_downs=6, checkpoint_every=1e9, card={"name": "t"})
+    first = train_pix2pix(pairs, tmp_path / "a", TrainOptions(steps=3, **base))
+    tuned = train_pix2pix(pairs, tmp_path / "b", TrainOptions(steps=2, lr=0.0, init=str(first), snapshots=True,
+                                                              **base), val=val)
+    a, b = load_file(first / "model.safetensors"), load_file(tuned / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    rows = list(csv.DictReader(open(tmp_path / "b" / "val.csv")))
+    assert [int(r["step"]) for r in rows] == [2] and 0 < float(rows[0]["psnr"]) < 60
+    assert -1 <= float(rows[0]["ssim"]) <= 1
+    assert (tmp_path / "b" / "snapshots" / "step-000002" / "model.safetensors").is_file()
+    with pytest.raises(InputError, match="another architecture"):
+        train_pix2pix(pairs, tmp_path / "c", TrainOptions(steps=1, init=str(first), **{**base, "ngf": 8}))
+
+
+def test_blend_interpolates_weights_and_refuses_other_architectures(tmp_path, capsys, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+
+    from satgeo.cli import main
+    from satgeo.errors import InputError
+    from satgeo.models.pix2pix import Pix2PixConfig, load_pix2pix, save_pix2pix
+    from satgeo.models.pix2pix_nets import init_weights
+    from satgeo.train.blend import blend_pix2pix
+
+    cfg = Pix2PixConfig(name="structure", ngf=4, num_downs=6)
+    save_pix2pix(init_weights(cfg.build(), seed=1), cfg, tmp_path / "a")
+    save_pix2pix(init_weights(cfg.build(), seed=2), Pix2PixConfig(name="texture", ngf=4, num_downs=6), tmp_path / "b")
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    for alpha, want in ((0.0, a), (1.0, b)):
+        got = load_file(blend_pix2pix(tmp_path / "a", tmp_path / "b", alpha, tmp_path / f"m{alpha}") / "model.safetensors")
+        assert all(torch.equal(got[k], want[k]) for k in a)
+    half = blend_pix2pix(tmp_path / "a", tmp_path / "b", 0.5, tmp_path / "half", name="mix")
+    got = load_file(half / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(got[k].float(), (a[k].float() + b[k].float()) / 2, atol=1e-3, rtol=1e-2)
+    gen = load_pix2pix(half)
+    assert gen.card.name == "mix" and gen.config.extra["blend"]["alpha"] == 0.5
+    assert gen.config.extra["blend"]["texture"]["name"] == "texture"
+
+    other = Pix2PixConfig(ngf=8, num_downs=6)
+    save_pix2pix(init_weights(other.build(), seed=3), other, tmp_path / "c")
+    with pytest.raises(InputError, match="different architectures"):
+        blend_pix2pix(tmp_path / "a", tmp_path / "c", 0.5, tmp_path / "x")
+    monkeypatch.setattr("sys.argv", ["satgeo", "train", "blend", str(tmp_path / "a"), str(tmp_path / "b"),
+                                     "--alpha", "1.5", "-o", str(tmp_path / "y")])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2 and "alpha must be between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
 
 
 def test_train_cli_and_eval_cli(tmp_path, capsys, monkeypatch):
