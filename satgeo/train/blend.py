@@ -36,12 +36,12 @@ def blend_pix2pix(structure: str | Path, texture: str | Path, alpha: float, out:
                          "from one parent can be blended")
     sb = b.net.state_dict()
     mixed = {k: torch.lerp(v, sb[k], alpha) if v.is_floating_point() else v for k, v in a.net.state_dict().items()}
+    parents = {"structure": _describe(a), "texture": _describe(b), "alpha": alpha}
     a.net.load_state_dict(mixed)
     config = a.config
     if name:
         config.name = name
-    config.extra = {**config.extra, "blend": {
-        "structure": _describe(a), "texture": _describe(b), "alpha": alpha}}
+    config.extra = {**config.extra, "blend": parents}
     return save_pix2pix(a.net, config, out)
 
 

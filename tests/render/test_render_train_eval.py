@@ -152,6 +152,7 @@ def test_blend_interpolates_weights_and_refuses_other_architectures(tmp_path, ca
     gen = load_pix2pix(half)
     assert gen.card.name == "mix" and gen.config.extra["blend"]["alpha"] == 0.5
     assert gen.config.extra["blend"]["texture"]["name"] == "texture"
+    assert gen.config.extra["blend"]["structure"]["name"] == "structure"
 
     other = Pix2PixConfig(ngf=8, num_downs=6)
     save_pix2pix(init_weights(other.build(), seed=3), other, tmp_path / "c")
