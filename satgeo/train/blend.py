@@ -11,11 +11,15 @@ artefacts a single loss mix between the two tends to grow.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from satgeo.errors import InputError
 from satgeo.hashing import file_sha256
+
+if TYPE_CHECKING:
+    from satgeo.models.pix2pix import Pix2PixGenerator
 
 
 def blend_pix2pix(structure: str | Path, texture: str | Path, alpha: float, out: str | Path,
@@ -45,6 +49,6 @@ def blend_pix2pix(structure: str | Path, texture: str | Path, alpha: float, out:
     return save_pix2pix(a.net, config, out)
 
 
-def _describe(gen) -> dict:
+def _describe(gen: Pix2PixGenerator) -> dict:
     path = gen.weights_path
     return {"name": gen.config.name, "sha256": file_sha256(path) if path is not None else gen.model_hash}
