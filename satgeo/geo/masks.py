@@ -156,9 +156,7 @@ def read_layer(
                     raise InputError(f"{path} has no CRS and its coordinates are not lon/lat; add a .prj or CRS")
                 gdf = gdf.set_crs(4326, allow_override=True)
             frames.append(gdf)
-    except (DataSourceError, DataLayerError) as exc:
-        raise InputError(f"cannot read {path}: {_first_line(exc)}") from None
-    except (OSError, ValueError) as exc:
+    except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
         raise InputError(f"cannot read {path}: {_first_line(exc)}") from None
     if len(frames) == 1:
         return frames[0]

@@ -25,7 +25,9 @@ from diffusers import ControlNetModel
 from diffusers.configuration_utils import register_to_config
 
 from satgeo.errors import ModelError
-from satgeo.models.satunet import NUM_METADATA, _signature_with, embed_metadata, load_strict, metadata_embedding, read_config, read_state_dict
+from satgeo.models.satunet import (
+    NUM_METADATA, _signature_with, build_strict, embed_metadata, metadata_embedding, read_config,
+)
 
 # Fields that must agree between a ControlNet and the UNet it steers.
 _BASE_FIELDS = ("in_channels", "block_out_channels", "cross_attention_dim", "layers_per_block", "down_block_types")
@@ -123,13 +125,7 @@ def load_controlnet(folder: str | Path, dtype: torch.dtype | None = None) -> Sat
     if "conditioning_in_channels" in config:  # DiffusionSat's name for diffusers' conditioning_channels
         config["conditioning_channels"] = config.pop("conditioning_in_channels")
     config.setdefault("use_metadata", False)
-    try:
-        cn = SatControlNet.from_config(config)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"{folder}/config.json is not a ControlNet config satgeo can build: {exc}") from None
-    load_strict(cn, read_state_dict(folder), folder, "ControlNet")
-    cn.eval().requires_grad_(False)
-    return cn.to(dtype) if dtype is not None else cn
+    return build_strict(SatControlNet, config, folder, "ControlNet", "ControlNet", dtype)
 
 
 def check_base(cn: SatControlNet, unet) -> None:

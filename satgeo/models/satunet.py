@@ -159,10 +159,17 @@ def load_satunet(folder: str | Path, dtype: torch.dtype | None = None) -> SatUNe
         raise ModelError(f"{folder} holds a {cls_name}, not a (Sat)UNet2DConditionModel")
     if cls_name == "UNet2DConditionModel" and "use_metadata" not in config:
         config = dict(config, use_metadata=False)
+    return build_strict(SatUNet, config, folder, "SatUNet", "UNet", dtype)
+
+
+def build_strict(
+    cls: type, config: dict, folder: Path, what: str, kind: str, dtype: torch.dtype | None = None
+) -> nn.Module:
+    """``cls`` from ``config``, its weights from ``folder`` loaded strictly, frozen, in eval mode."""
     try:
-        model = SatUNet.from_config(config)
+        model = cls.from_config(config)
     except (TypeError, ValueError) as exc:
-        raise ModelError(f"{folder}/config.json is not a UNet config satgeo can build: {exc}") from None
-    load_strict(model, read_state_dict(folder), folder, "SatUNet")
+        raise ModelError(f"{folder}/config.json is not a {kind} config satgeo can build: {exc}") from None
+    load_strict(model, read_state_dict(folder), folder, what)
     model.eval().requires_grad_(False)
     return model.to(dtype) if dtype is not None else model
