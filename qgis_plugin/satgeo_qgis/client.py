@@ -186,12 +186,16 @@ class SatgeoClient:
             names.insert(0, default)
         return names
 
+    def _create(self, path: str, body: dict, no_id: str) -> str:
+        """POST ``body`` to ``path``; the ``id`` of what the server created (``no_id`` explains its absence)."""
+        data = self._json("POST", path, body)
+        new_id = data.get("id") if isinstance(data, dict) else None
+        if not new_id:
+            raise ServerError(f"{no_id}: {_one_line(json.dumps(data))}")
+        return str(new_id)
+
     def submit_job(self, body: dict) -> str:
-        data = self._json("POST", "/v1/jobs", body)
-        job_id = data.get("id") if isinstance(data, dict) else None
-        if not job_id:
-            raise ServerError(f"the server accepted the job but returned no id: {_one_line(json.dumps(data))}")
-        return str(job_id)
+        return self._create("/v1/jobs", body, "the server accepted the job but returned no id")
 
     def job(self, job_id: str) -> dict:
         return self._json("GET", f"/v1/jobs/{job_id}")
@@ -237,11 +241,7 @@ class SatgeoClient:
         return dest
 
     def create_scene(self, body: dict) -> str:
-        data = self._json("POST", "/v1/scenes", body)
-        scene_id = data.get("id") if isinstance(data, dict) else None
-        if not scene_id:
-            raise ServerError(f"the server created no scene: {_one_line(json.dumps(data))}")
-        return str(scene_id)
+        return self._create("/v1/scenes", body, "the server created no scene")
 
     def tilejson(self, scene_id: str) -> dict:
         """The scene's TileJSON; with a token its tile URLs carry ``access_token`` (map tiles cannot send headers)."""
