@@ -355,6 +355,18 @@ class LayerSet:
                 self._other[key] = LayerSet(crs, geoms[ok], self.classes[ok], shapely.STRtree(geoms[ok]))
             return self._other[key]
 
+    def clipped(self, bounds: tuple[float, float, float, float], crs: CRS) -> LayerSet:
+        """This set (in ``crs``) cut to ``bounds``: burning any grid inside ``bounds`` gives the same mask.
+
+        A landuse polygon kilometres across costs GDAL every one of its vertices on every grid it
+        is burned on; cut once to the area being rendered, it costs a few.
+        """
+        ls = self.in_crs(crs)
+        idx = np.sort(ls.tree.query(shapely.box(*bounds)))
+        geoms = shapely.clip_by_rect(ls.geoms[idx], *bounds)
+        keep = ~shapely.is_empty(geoms)
+        return LayerSet(crs, geoms[keep], ls.classes[idx][keep], shapely.STRtree(geoms[keep]))
+
     def rasterize(self, grid: Grid, all_touched: bool = False) -> np.ndarray:
         """The class mask on ``grid``."""
         ls = self.in_crs(grid.crs)

@@ -35,6 +35,8 @@ class ModelCard:
     attribution: str = ""
     description: str = ""
     max_gsd_ratio: float = 4.0  # refuse requests whose GSD is this far (either way) from native
+    context: int = 0  # extra input pixels the model needs on each side of a window
+    gsd_range: tuple[float, float] | None = None  # GSDs the model renders directly (None: native only)
 
 
 @dataclass

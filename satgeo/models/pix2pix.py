@@ -10,22 +10,29 @@ Checkpoints satgeo reads:
 
 Input encodings: ``onehot`` (one {-1, 1} channel per mask class; satgeo's own models) and
 ``palette`` (an RGB rendering of the mask, for reference models trained on map images).
+
+Architectures: ``unet`` (the reference U-Net; dropout noise seeded per window) and ``local``
+(``LocalGenerator``: translation-consistent, fed ``context`` pixels around each window, a GSD
+channel and channels of the global noise field; see docs/render.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from satgeo.errors import ModelError
 from satgeo.models.base import ModelCard, RegionRequest
-from satgeo.models.pix2pix_nets import UNetGenerator
+from satgeo.models.noise_field import field_noise
+from satgeo.models.pix2pix_nets import LocalGenerator, UNetGenerator
 from satgeo.models.registry import Family, ModelEntry, register_entry, register_family
 from satgeo.hashing import file_sha256
 
@@ -36,6 +43,12 @@ DEFAULT_DIR = Path(__file__).parent / "weights" / "pix2pix-banepa"
 CLASSES = ("background", "building", "road", "water", "vegetation")
 # Palette for reference checkpoints fed with RGB map renderings (class order as CLASSES).
 DEFAULT_PALETTE = ((235, 235, 230), (200, 120, 90), (255, 255, 255), (150, 190, 230), (170, 210, 160))
+ARCHS = ("unet", "local")
+
+
+def gsd_code(gsd: float) -> float:
+    """The GSD input channel's value: log2(gsd / 0.125 m) / 4 (0 at drone scale, ~1 at 2 m)."""
+    return math.log2(gsd / 0.125) / 4.0
 
 
 @dataclass
@@ -60,18 +73,44 @@ class Pix2PixConfig:
     attribution: str = ""
     description: str = ""
     max_gsd_ratio: float = 4.0
+    arch: str = "unet"
+    chans: tuple[int, ...] = (16, 32, 64, 128, 256)  # local: channel widths per level
+    context: int = 0  # local: input pixels fed around each window (>= the receptive radius)
+    gsd_input: bool = False  # local: one channel of gsd_code(lattice GSD)
+    gsd_range: tuple[float, float] | None = None  # ground GSDs rendered without resampling
+    noise_white: int = 0  # local: white noise-field channels
+    noise_smooth: int = 0  # local: smooth noise-field channels
+    noise_cell: int = 32  # local: smooth-noise grid, pixels
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
         self.palette = tuple(tuple(int(v) for v in c) for c in self.palette)
+        self.chans = tuple(int(c) for c in self.chans)
+        if self.gsd_range is not None:
+            lo, hi = (float(v) for v in self.gsd_range)
+            if not 0 < lo <= self.native_gsd <= hi:
+                raise ModelError(f"pix2pix config: gsd_range {self.gsd_range} must hold native_gsd {self.native_gsd}")
+            self.gsd_range = (lo, hi)
         if self.encoding not in ("onehot", "palette"):
             raise ModelError(f"pix2pix config: encoding must be 'onehot' or 'palette', got {self.encoding!r}")
-        want = len(self.classes) if self.encoding == "onehot" else 3
+        if self.arch not in ARCHS:
+            raise ModelError(f"pix2pix config: arch must be one of {ARCHS}, got {self.arch!r}")
+        want = (len(self.classes) if self.encoding == "onehot" else 3) + self.side_nc
         if self.input_nc != want:
             raise ModelError(
                 f"pix2pix config: {self.encoding} encoding needs {want} input channels, the model has {self.input_nc}"
             )
+
+    @property
+    def side_nc(self) -> int:
+        """Input channels besides the mask: the GSD channel and the noise field."""
+        return int(self.gsd_input) + self.noise_white + self.noise_smooth
+
+    @property
+    def multiple(self) -> int:
+        """Window sides (and origins, for translation consistency) must be multiples of this."""
+        return 2 ** (len(self.chans) - 1 if self.arch == "local" else self.num_downs)
 
     @classmethod
     def from_json(cls, path: Path) -> Pix2PixConfig:
@@ -95,10 +134,12 @@ class Pix2PixConfig:
             name=self.name, family=FAMILY, native_gsd=self.native_gsd, tile_size=self.tile_size,
             overlap=self.overlap, input_classes=self.classes, training_data=self.training_data,
             license=self.license, attribution=self.attribution, description=self.description,
-            max_gsd_ratio=self.max_gsd_ratio,
+            max_gsd_ratio=self.max_gsd_ratio, context=self.context, gsd_range=self.gsd_range,
         )
 
-    def build(self) -> UNetGenerator:
+    def build(self) -> UNetGenerator | LocalGenerator:
+        if self.arch == "local":
+            return LocalGenerator(self.input_nc, self.output_nc, self.chans)
         return UNetGenerator(self.input_nc, self.output_nc, self.num_downs, self.ngf, self.norm, self.dropout)
 
 
@@ -202,11 +243,12 @@ def window_noise_seed(seed: int, key: str, row: int, col: int) -> int:
 
 
 def input_lut(config: Pix2PixConfig) -> np.ndarray:
-    """(256, C) float32: the model input for each mask value (unknown classes -> background)."""
+    """(256, C) float32: the mask channels of the model input for each mask value (unknown -> background)."""
     idx = np.arange(256)
     if config.encoding == "onehot":
-        lut = -np.ones((256, config.input_nc), np.float32)
-        lut[idx, np.where(idx < config.input_nc, idx, 0)] = 1.0
+        n = config.input_nc - config.side_nc
+        lut = -np.ones((256, n), np.float32)
+        lut[idx, np.where(idx < n, idx, 0)] = 1.0
         return lut
     pal = np.array(config.palette, np.float32) / 127.5 - 1.0
     return pal[np.where(idx < len(pal), idx, 0)]
@@ -253,27 +295,57 @@ class Pix2PixGenerator:
         """(N, H, W) uint8 masks -> (N, C, H, W) float32 model input."""
         return encode_masks(masks, self._lut)
 
-    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None) -> np.ndarray:
-        """(N, H, W) uint8 masks -> (N, H, W, 3) uint8 RGB. H, W multiples of 2**num_downs.
+    def side_inputs(self, n: int, h: int, w: int, origins: Sequence[tuple[int, int]] | None, field_seed: int,
+                    gsd: float | None) -> np.ndarray | None:
+        """(n, side_nc, h, w) float32: GSD channel + the noise field at ``origins`` (lattice pixels)."""
+        cfg = self.config
+        if not cfg.side_nc:
+            return None
+        parts = []
+        if cfg.gsd_input:
+            parts.append(np.full((n, 1, h, w), gsd_code(gsd or cfg.native_gsd), np.float32))
+        if cfg.noise_white or cfg.noise_smooth:
+            parts.append(field_noise(field_seed, list(origins) if origins is not None else [(0, 0)] * n, h, w,
+                                     cfg.noise_white, cfg.noise_smooth, cfg.noise_cell))
+        return np.concatenate(parts, axis=1)
 
-        ``noise_seeds`` (one per window) switches on the seeded dropout noise.
+    def generate_batch(
+        self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
+        origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0, gsd: float | None = None,
+    ) -> np.ndarray:
+        """(N, H, W) uint8 masks -> (N, H - 2c, W - 2c, 3) uint8 RGB, c = ``config.context``.
+
+        ``noise_seeds`` (one per window) switches on the U-Net's seeded dropout noise. The local
+        architecture samples the noise field of ``field_seed`` at ``origins`` (the lattice pixel
+        of each mask's top-left corner, context included) and is told the lattice ``gsd``.
         """
         masks = np.asarray(masks, np.uint8)
-        m = 2 ** self.config.num_downs
+        m = self.config.multiple
         n, h, w = masks.shape
+        c = self.config.context
+        if min(h, w) <= 2 * c:
+            raise ValueError(f"masks of {w}x{h} px leave nothing inside the model's {c} px context")
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:  # reflect-pad to what the U-Net can halve num_downs times
             masks = np.pad(masks, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-        x = self.encode(masks).to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-        self.net.set_noise_seeds(list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
-        try:
+        x = self.encode(masks)
+        side = self.side_inputs(n, h + ph, w + pw, origins, field_seed, gsd)
+        if side is not None:
+            x = torch.cat([x, torch.from_numpy(side)], 1)
+        x = x.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        if self.config.arch == "local":
             with torch.inference_mode():
                 y = self.net(x)
-        finally:
-            self.net.set_noise_seeds(None)
+        else:
+            self.net.set_noise_seeds(list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
+            try:
+                with torch.inference_mode():
+                    y = self.net(x)
+            finally:
+                self.net.set_noise_seeds(None)
         y = ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
         out = y.permute(0, 2, 3, 1).cpu().numpy()
-        return np.ascontiguousarray(out[:, :h, :w])
+        return np.ascontiguousarray(out[:, c:h - c, c:w - c])
 
     def generate_region(self, request: RegionRequest) -> np.ndarray:
         key = request.extra.get("lattice_key") or f"{request.grid.crs.to_string()}|{request.grid.gsd:.6f}"

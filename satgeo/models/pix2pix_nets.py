@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 NORMS = ("batch", "instance", "none")
 
@@ -162,3 +163,61 @@ def init_weights(net: nn.Module, gain: float = 0.02, seed: int | None = None) ->
                 m.weight.copy_(1.0 + torch.randn(m.weight.shape, generator=g) * gain)
                 m.bias.zero_()
     return net
+
+
+
+class LocalGenerator(nn.Module):
+    """A fully convolutional U-Net without normalisation: the same ground gives the same pixels.
+
+    Every output pixel depends only on the input within ``radius`` pixels, and the layers
+    commute with shifts by multiples of ``2**levels`` (stride-2 convs down, nearest upsampling
+    and 3x3 convs up, additive skips, no per-window statistics). Windows whose origins sit on
+    multiples of ``2**levels`` and that see ``radius`` pixels of context around the part they
+    keep therefore compute identical pixels for the same ground. Noise enters as input
+    channels sampled from one global field (``satgeo.models.noise_field``).
+    """
+
+    def __init__(self, input_nc: int, output_nc: int = 3, chans: tuple[int, ...] = (16, 32, 64, 128, 256)) -> None:
+        super().__init__()
+        levels = len(chans) - 1
+        if levels < 1:
+            raise ValueError("LocalGenerator needs at least two channel widths")
+        act = lambda: nn.LeakyReLU(0.2, True)  # noqa: E731
+        self.stem = nn.Sequential(nn.Conv2d(input_nc, chans[0], 3, 1, 1), act())
+        self.downs = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(chans[k], chans[k + 1], 4, 2, 1), act(),
+                          nn.Conv2d(chans[k + 1], chans[k + 1], 3, 1, 1), act())
+            for k in range(levels)
+        )
+        self.ups = nn.ModuleList(
+            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(chans[k + 1], chans[k], 3, 1, 1), act())
+            for k in reversed(range(levels))
+        )
+        # full resolution keeps only the additive skip: 3x3 convs there dominate the cost
+        self.fuse = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(chans[k], chans[k], 3, 1, 1), act()) if k else nn.Identity()
+            for k in reversed(range(levels))
+        )
+        self.head = nn.Sequential(nn.Conv2d(chans[0], output_nc, 3, 1, 1), nn.Tanh())
+        self.levels = levels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        skips = [h]
+        for down in self.downs:
+            h = down(h)
+            skips.append(h)
+        for up, fuse, skip in zip(self.ups, self.fuse, reversed(skips[:-1])):
+            h = fuse(up(h) + skip)
+        return self.head(h)
+
+
+def receptive_radius(net: nn.Module, input_nc: int, size: int = 512) -> int:
+    """Input pixels on each side that reach an output pixel, read off the gradient of a centre pixel."""
+    import copy
+
+    probe = copy.deepcopy(net).double().eval()
+    x = torch.zeros(1, input_nc, size, size, dtype=torch.float64, requires_grad=True)
+    probe(x)[0, :, size // 2, size // 2].sum().backward()
+    reached = (x.grad.abs().sum((0, 1)) > 0).nonzero()
+    return int(size // 2 - reached[:, 0].min())

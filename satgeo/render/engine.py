@@ -29,7 +29,7 @@ from satgeo.geo.grid import Grid
 from satgeo.models import registry
 from satgeo.models.base import Generator, ModelCard, RegionRequest
 from satgeo.render.blend import NativeCanvas
-from satgeo.render.noise import window_seed
+from satgeo.render.noise import field_seed, window_seed
 from satgeo.render.plan import Lattice, snapped_grid
 from satgeo.render.request import RenderRequest
 
@@ -79,20 +79,30 @@ def get_generator(model: str | None) -> Generator:
     return gen
 
 
+def lattice_gsd(card: ModelCard, gsd: float | None) -> float:
+    """The GSD windows are generated at: ``gsd`` clamped into the model's ``gsd_range`` (native without one)."""
+    if gsd is None or card.gsd_range is None:
+        return float(card.native_gsd)
+    lo, hi = card.gsd_range
+    return float(min(max(gsd, lo), hi))
+
+
 def lattice_for(request: RenderRequest, card: ModelCard) -> Lattice:
-    return Lattice(request.area.work_crs(), float(card.native_gsd), int(card.tile_size), int(card.overlap))
+    return Lattice(request.area.work_crs(), lattice_gsd(card, request.gsd), int(card.tile_size), int(card.overlap))
 
 
 def check_gsd(gsd: float, card: ModelCard) -> None:
-    """Refuse output GSDs further than ``card.max_gsd_ratio`` from the model's native GSD."""
+    """Refuse output GSDs further than ``card.max_gsd_ratio`` from what the model renders directly."""
     if not (math.isfinite(gsd) and gsd > 0):
         raise InputError(f"--gsd must be a positive number of metres, got {gsd}")
-    ratio = max(gsd / card.native_gsd, card.native_gsd / gsd)
+    lo, hi = card.gsd_range or (card.native_gsd, card.native_gsd)
+    ratio = max(gsd / hi, lo / gsd, 1.0)
     if ratio > card.max_gsd_ratio:
-        lo, hi = card.native_gsd / card.max_gsd_ratio, card.native_gsd * card.max_gsd_ratio
+        a, b = lo / card.max_gsd_ratio, hi * card.max_gsd_ratio
+        rendered = f"{lo:g}-{hi:g} m" if hi > lo else f"{lo:g} m"
         raise InputError(
-            f"GSD {gsd:g} m is {ratio:.0f}x away from model {card.name!r}'s native {card.native_gsd:g} m; "
-            f"use a GSD between {lo:.3g} and {hi:.3g} m or another model"
+            f"GSD {gsd:g} m is {ratio:.0f}x away from the native GSD of model {card.name} ({rendered}); "
+            f"use a GSD between {a:.3g} and {b:.3g} m or another model"
         )
 
 
@@ -100,6 +110,17 @@ def _layer_set(request: RenderRequest, crs):
     from satgeo.geo.masks import cached_layers
 
     return cached_layers(list(request.layers), crs)
+
+
+def _clip_layers(layers, lattice: Lattice, rect: tuple[int, int, int, int], card: ModelCard):
+    """``layers`` cut to the lattice rectangle plus every window (and its context) that reaches it."""
+    if layers is None:
+        return None
+    r0, c0, r1, c1 = rect
+    reach = lattice.tile + int(getattr(card, "context", 0)) + 2
+    g = lattice.gsd
+    bounds = ((c0 - reach) * g, -(r1 + reach) * g, (c1 + reach) * g, -(r0 - reach) * g)
+    return layers.clipped(bounds, lattice.crs)
 
 
 def _check_layers_meet(layers, request: RenderRequest, bounds: tuple[float, float, float, float]) -> None:
@@ -124,24 +145,32 @@ def _row_maker(
 ):
     t, s = lattice.tile, lattice.stride
     batched = hasattr(gen, "generate_batch")
+    ctx = int(getattr(gen.card, "context", 0)) if batched else 0
+    f_seed = field_seed(request.seed, lattice)
+    batch = max(1, BATCH * 256 * 256 // (t + 2 * ctx) ** 2)  # about the memory of 8 windows of 256 px
 
     def make_row(i: int, js: Sequence[int]) -> np.ndarray:
         if cancel is not None and cancel.is_set():
             raise Cancelled("render cancelled")
         j0 = js[0]
         width = (js[-1] - j0) * s + t
-        band = layers.rasterize(lattice.grid(i * s, j0 * s, t, width)) if layers is not None else \
-            np.zeros((t, width), np.uint8)
-        masks = np.stack([band[:, (j - j0) * s:(j - j0) * s + t] for j in js])
+        # windows are read with `ctx` pixels of context on each side, which the model crops
+        band = layers.rasterize(lattice.grid(i * s - ctx, j0 * s - ctx, t + 2 * ctx, width + 2 * ctx)) \
+            if layers is not None else np.zeros((t + 2 * ctx, width + 2 * ctx), np.uint8)
+        masks = np.stack([band[:, (j - j0) * s:(j - j0) * s + t + 2 * ctx] for j in js])
+        origins = [(i * s - ctx, j * s - ctx) for j in js]
         seeds = [window_seed(request.seed, lattice, i * s, j * s) for j in js]
         out = np.empty((len(js), t, t, 3), np.uint8)
-        for k in range(0, len(js), BATCH):
+        for k in range(0, len(js), batch):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("render cancelled")
             if batched:
-                out[k:k + BATCH] = gen.generate_batch(masks[k:k + BATCH], seeds[k:k + BATCH])
+                out[k:k + batch] = gen.generate_batch(
+                    masks[k:k + batch], seeds[k:k + batch], origins=origins[k:k + batch], field_seed=f_seed,
+                    gsd=lattice.gsd,
+                )
             else:
-                for q in range(k, min(k + BATCH, len(js))):
+                for q in range(k, min(k + batch, len(js))):
                     req = RegionRequest(
                         masks=masks[q], grid=lattice.grid(i * s, js[q] * s, t, t), seed=request.seed,
                         origin=(i * s, js[q] * s), prompt=request.prompt, metadata=metadata,
@@ -206,6 +235,7 @@ def render_to_cog(
     exact = math.isclose(gsd, lattice.gsd, rel_tol=1e-9)
     margin = 0 if exact else _margin(gsd, lattice.gsd)
     r0, c0, r1, c1 = lattice.rect_for_bounds(grid.bounds, margin)
+    layers = _clip_layers(layers, lattice, (r0, c0, r1, c1), card)
 
     def on_row(done: int, total: int) -> None:
         if progress is not None:
@@ -295,6 +325,7 @@ def render_grid(
             f"(limit {MAX_GRID_PIXELS / 1e6:.0f}); ask for a smaller grid or use render_to_cog"
         )
     raw_md, _ = _metadata(request, lattice.gsd)
+    layers = _clip_layers(layers, lattice, (r0, c0, r1, c1), card)
 
     def on_row(done: int, total: int) -> None:
         if progress is not None:
@@ -317,20 +348,21 @@ def render_grid(
 
 
 
-def render_mask(gen: Generator, mask: np.ndarray, seed: int = 0) -> np.ndarray:
+def render_mask(gen: Generator, mask: np.ndarray, seed: int = 0, gsd: float | None = None) -> np.ndarray:
     """(H, W, 3) uint8 for a class mask given in pixels (no georeferencing), feathered like a render.
 
-    The mask is treated as lattice rows/cols [0, H) x [0, W) of a local lattice; windows
-    reaching past it see the mask mirrored. Used by evaluation on image chips.
+    The mask is treated as lattice rows/cols [0, H) x [0, W) of a local lattice at ``gsd``
+    (default: the model's native GSD); windows reaching past it see the mask mirrored. Used
+    by evaluation and training-time validation on image chips.
     """
     from rasterio.crs import CRS
 
     card = gen.card
     mask = np.asarray(mask, np.uint8)
     h, w = mask.shape
-    lattice = Lattice(CRS.from_epsg(3857), float(card.native_gsd), int(card.tile_size), int(card.overlap))
+    lattice = Lattice(CRS.from_epsg(3857), lattice_gsd(card, gsd), int(card.tile_size), int(card.overlap))
     t = lattice.tile
-    pad = t  # windows start at most one stride before the mask
+    pad = t + int(getattr(card, "context", 0))  # windows (with context) start at most this far before the mask
     padded = np.pad(mask, pad, mode="symmetric")
 
     class _Local:

@@ -15,3 +15,9 @@ def window_seed(seed: int, lattice: Lattice, row: int, col: int) -> int:
     """63-bit seed of the window whose top-left lattice pixel is (row, col)."""
     msg = f"{int(seed)}|{lattice.key}|{int(row)}|{int(col)}".encode()
     return int.from_bytes(hashlib.blake2b(msg, digest_size=8).digest(), "little") & ((1 << 63) - 1)
+
+
+def field_seed(seed: int, lattice: Lattice) -> int:
+    """63-bit seed of the request's global noise field (``satgeo.models.noise_field``)."""
+    msg = f"{int(seed)}|{lattice.key}|field".encode()
+    return int.from_bytes(hashlib.blake2b(msg, digest_size=8).digest(), "little") & ((1 << 63) - 1)

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from satgeo.errors import InputError
+
+if TYPE_CHECKING:
+    from satgeo.train.pairs import Pairs
 
 IGNORE = 255
 #: mask RGB -> class (the data set's real colours; its classes.json is wrong, see SOURCES.md)
@@ -104,3 +107,52 @@ def downsample_pair(pair: LandcoverPair, factor: int) -> LandcoverPair:
     mask = pair.mask[factor // 2:h:factor, factor // 2:w:factor]
     return LandcoverPair(f"{pair.name}@{factor}x", np.rint(img).astype(np.uint8), np.ascontiguousarray(mask),
                          round(pair.gsd * factor, 4))
+
+
+def from_pairs(pairs: Pairs, factors: Sequence[int] = (1,)) -> list[LandcoverPair]:
+    """Chip pairs (one GSD, classes only) as land-cover pairs, also ``factor`` x coarser for each factor."""
+    base = [LandcoverPair(n, im, m, round(pairs.gsd, 4)) for n, im, m in zip(pairs.names, pairs.images, pairs.masks)]
+    return [p if f == 1 else downsample_pair(p, f) for f in factors for p in base]
+
+
+class CropSampler:
+    """Random crops (flips, 90-degree turns) from pairs of any size; pair chosen by pixel count.
+
+    ``groups`` are drawn with the probabilities ``shares`` (e.g. drone chips vs land-cover
+    tiles), then a pair within the group in proportion to its area.
+    """
+
+    def __init__(self, groups: Sequence[Sequence[LandcoverPair]], shares: Sequence[float], crop: int,
+                 seed: int = 0) -> None:
+        if len(groups) != len(shares) or not groups:
+            raise InputError("one share per group of pairs is needed")
+        for g in groups:
+            small = [p.name for p in g if min(p.mask.shape) < crop]
+            if not g or small:
+                raise InputError(f"crop {crop} px is larger than pair {small[0]}" if small else "an empty group of pairs")
+        self.groups = [list(g) for g in groups]
+        total = float(sum(shares))
+        self.shares = np.array(shares, np.float64) / total
+        self.area = [np.array([p.mask.size for p in g], np.float64) / sum(p.mask.size for p in g) for g in groups]
+        self.crop = crop
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(masks (n, c, c) uint8, images (n, c, c, 3) uint8, gsds (n,) float32)."""
+        c = self.crop
+        ms, ims, gsds = [], [], []
+        for _ in range(n):
+            g = int(self.rng.choice(len(self.groups), p=self.shares))
+            p = self.groups[g][int(self.rng.choice(len(self.groups[g]), p=self.area[g]))]
+            h, w = p.mask.shape
+            r, q = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
+            m, im = p.mask[r:r + c, q:q + c], p.image[r:r + c, q:q + c]
+            k = int(self.rng.integers(4))
+            m, im = np.rot90(m, k), np.rot90(im, k)
+            if self.rng.random() < 0.5:
+                m, im = m[:, ::-1], im[:, ::-1]
+            ms.append(m)
+            ims.append(im)
+            gsds.append(p.gsd)
+        return (np.ascontiguousarray(np.stack(ms)), np.ascontiguousarray(np.stack(ims)),
+                np.array(gsds, np.float32))

@@ -27,8 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from satgeo.errors import InputError
-from satgeo.models.pix2pix import Pix2PixConfig, encode_masks, input_lut, save_pix2pix
-from satgeo.models.pix2pix_nets import PatchDiscriminator, UNetGenerator, init_weights
+from satgeo.models.noise_field import field_noise
+from satgeo.models.pix2pix import CLASSES, Pix2PixConfig, encode_masks, gsd_code, input_lut, save_pix2pix
+from satgeo.models.pix2pix_nets import PatchDiscriminator, init_weights, receptive_radius
+from satgeo.train.landcover import IGNORE, CropSampler, LandcoverPair, from_pairs
 from satgeo.train.losses import ssim_torch
 from satgeo.train.pairs import PairSampler, Pairs
 
@@ -56,6 +58,14 @@ class TrainOptions:
     threads: int | None = None
     init: str | None = None  # a pix2pix model (folder/file) of the same architecture to start G from
     snapshots: bool = False  # keep every saved model under snapshots/step-NNNNNN
+    arch: str = "unet"  # "unet" (reference U-Net) | "local" (translation-consistent, GSD- and noise-fed)
+    chans: tuple[int, ...] = (16, 32, 64, 128, 256)  # local: channel widths per level
+    tile_size: int = 512  # local: render window (the crop is only the training patch)
+    overlap: int = 16  # local: windows agree exactly, so a thin feather suffices
+    noise_white: int = 2
+    noise_smooth: int = 2
+    scales: tuple[int, ...] = (1,)  # local: chips also used this many times coarser (GSD x factor)
+    landcover_share: float = 0.5  # local: fraction of crops drawn from the land-cover pairs
     card: dict = field(default_factory=dict)  # name, training_data, license, attribution, description
 
 
@@ -78,32 +88,61 @@ def train_pix2pix(
     on_step: Callable[[int, dict], None] | None = None,
     device: str | None = None,
     val: Pairs | None = None,
+    landcover: Sequence[LandcoverPair] = (),
 ) -> Path:
-    """Train; returns the exported model folder ``out_dir/model``. ``val``: pairs scored at each save."""
+    """Train; returns the exported model folder ``out_dir/model``.
+
+    ``val``: pairs scored at each save. ``landcover``: pairs with every class (and their own
+    GSDs) mixed into the local architecture's crops with ``opts.landcover_share``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if opts.crop % (2**opts.num_downs):
-        raise InputError(f"crop {opts.crop} must be a multiple of 2**num_downs = {2**opts.num_downs}")
+    local = opts.arch == "local"
+    multiple = 2 ** (len(opts.chans) - 1) if local else 2**opts.num_downs
+    if opts.crop % multiple:
+        raise InputError(f"crop {opts.crop} must be a multiple of {multiple} for this architecture")
+    if landcover and not local:
+        raise InputError("land-cover pairs need --arch local (the U-Net has no GSD input)")
     if opts.threads:
         torch.set_num_threads(opts.threads)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     amp = opts.bf16 and (dev.type == "cuda" or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
     card = dict(opts.card)
-    config = Pix2PixConfig(
-        name=card.pop("name", out.name), ngf=opts.ngf, num_downs=opts.num_downs, norm=opts.norm,
-        dropout=opts.dropout, native_gsd=round(pairs.gsd, 4), tile_size=opts.crop, overlap=opts.crop // 4,
-        **{k: v for k, v in card.items() if k in Pix2PixConfig.__dataclass_fields__},
-    )
+    config = _config(pairs, opts, card.pop("name", out.name), card, landcover)
     torch.manual_seed(opts.seed)
-    G: UNetGenerator = init_weights(config.build(), seed=opts.seed)
+    # the reference N(0, 0.02) init suits normalised U-Nets; the unnormalised local net keeps
+    # PyTorch's fan-in scaled init (seeded above) so activations neither vanish nor explode
+    G = config.build() if local else init_weights(config.build(), seed=opts.seed)
     if opts.init and not (resume and (out / "checkpoint.pt").is_file()):
         _init_from(G, config, opts.init)
     G = G.to(dev)
-    D = init_weights(PatchDiscriminator(config.input_nc + 3, opts.ndf, 3, opts.norm), seed=opts.seed + 1).to(dev)
+    n_cond = config.input_nc - config.noise_white - config.noise_smooth  # D sees the mask and the GSD, not the noise
+    D = init_weights(PatchDiscriminator(n_cond + 3, opts.ndf, 3, opts.norm), seed=opts.seed + 1).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(opts.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=(opts.beta1, 0.999))
-    sampler = PairSampler(pairs, opts.crop, seed=opts.seed)
+    if local:
+        groups = [from_pairs(pairs, opts.scales)] + ([list(landcover)] if landcover else [])
+        shares = [1.0 - opts.landcover_share, opts.landcover_share] if landcover else [1.0]
+        sampler: PairSampler | CropSampler = CropSampler(groups, shares, opts.crop, seed=opts.seed)
+    else:
+        sampler = PairSampler(pairs, opts.crop, seed=opts.seed)
     lut = input_lut(config)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(G input, real images in [-1, 1], valid-pixel weights) for one step."""
+        if not local:
+            m, im = sampler.batch(opts.batch)
+            return encode_masks(m, lut), _to_tensor(im), torch.ones(opts.batch, 1, opts.crop, opts.crop)
+        m, im, gsds = sampler.batch(opts.batch)
+        x = encode_masks(m, lut).numpy()
+        c = opts.crop
+        side = [np.stack([np.full((c, c), gsd_code(float(g)), np.float32) for g in gsds])[:, None]]
+        seeds = sampler.rng.integers(0, 2**62, size=len(m))
+        side.append(np.concatenate([field_noise(int(sd), [(0, 0)], c, c, config.noise_white, config.noise_smooth,
+                                                config.noise_cell) for sd in seeds]))
+        x = torch.from_numpy(np.concatenate([x, *side], axis=1))
+        valid = torch.from_numpy((m != IGNORE).astype(np.float32))[:, None]
+        return x, _to_tensor(im), valid
     step, elapsed0 = 0, 0.0
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.is_file():
@@ -158,14 +197,13 @@ def train_pix2pix(
             for o in (opt_g, opt_d):
                 for group in o.param_groups:
                     group["lr"] = lr
-            m, im = sampler.batch(opts.batch)
-            x = encode_masks(m, lut).to(dev)
-            y = _to_tensor(im).to(dev)
+            x, y, valid = (t.to(dev) for t in next_batch())
+            cond = x[:, :n_cond]
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 fake = G(x)
                 # D step
-                d_real = D(torch.cat([x, y], 1))
-                d_fake = D(torch.cat([x, fake.detach()], 1))
+                d_real = D(torch.cat([cond, y], 1))
+                d_fake = D(torch.cat([cond, fake.detach()], 1))
                 d_loss = 0.5 * (
                     F.binary_cross_entropy_with_logits(d_real.float(), torch.ones_like(d_real.float()))
                     + F.binary_cross_entropy_with_logits(d_fake.float(), torch.zeros_like(d_fake.float()))
@@ -174,13 +212,13 @@ def train_pix2pix(
             d_loss.backward()
             opt_d.step()
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                pred, feats_fake = D(torch.cat([x, fake], 1), features=True)
+                pred, feats_fake = D(torch.cat([cond, fake], 1), features=True)
                 g_gan = F.binary_cross_entropy_with_logits(pred.float(), torch.ones_like(pred.float()))
-                g_l1 = F.l1_loss(fake.float(), y)
+                g_l1 = ((fake.float() - y).abs() * valid).sum() / (valid.sum() * 3).clamp(min=1.0)
                 g_fm = torch.zeros((), device=dev)
                 if opts.lambda_fm > 0:
                     with torch.no_grad():
-                        _, feats_real = D(torch.cat([x, y], 1), features=True)
+                        _, feats_real = D(torch.cat([cond, y], 1), features=True)
                     g_fm = sum(F.l1_loss(a.float(), b.float()) for a, b in zip(feats_fake, feats_real)) / len(feats_real)
                 g_ssim = (1.0 - ssim_torch(fake.float(), y)) if opts.lambda_ssim > 0 else torch.zeros((), device=dev)
                 g_loss = g_gan + opts.lambda_l1 * g_l1 + opts.lambda_fm * g_fm + opts.lambda_ssim * g_ssim
@@ -215,19 +253,47 @@ def train_pix2pix(
     return out / "model"
 
 
-def _init_from(G: UNetGenerator, config: Pix2PixConfig, path: str) -> None:
+def _config(pairs: Pairs, opts: TrainOptions, name: str, card: dict,
+            landcover: Sequence[LandcoverPair]) -> Pix2PixConfig:
+    card_fields = {k: v for k, v in card.items() if k in Pix2PixConfig.__dataclass_fields__}
+    if opts.arch != "local":
+        return Pix2PixConfig(
+            name=name, ngf=opts.ngf, num_downs=opts.num_downs, norm=opts.norm, dropout=opts.dropout,
+            native_gsd=round(pairs.gsd, 4), tile_size=opts.crop, overlap=opts.crop // 4, **card_fields,
+        )
+    gsds = [round(pairs.gsd * f, 4) for f in opts.scales] + [p.gsd for p in landcover]
+    input_nc = len(CLASSES) + 1 + opts.noise_white + opts.noise_smooth
+    probe = Pix2PixConfig(name=name, arch="local", chans=tuple(opts.chans), input_nc=input_nc, gsd_input=True,
+                          noise_white=opts.noise_white, noise_smooth=opts.noise_smooth, native_gsd=round(pairs.gsd, 4))
+    radius = receptive_radius(probe.build(), input_nc)
+    context = -(-radius // probe.multiple) * probe.multiple
+    if opts.tile_size % probe.multiple or opts.overlap % probe.multiple:
+        raise InputError(f"--tile-size and --overlap must be multiples of {probe.multiple}")
+    return Pix2PixConfig(
+        name=name, arch="local", chans=tuple(opts.chans), input_nc=input_nc, gsd_input=True,
+        noise_white=opts.noise_white, noise_smooth=opts.noise_smooth, native_gsd=round(pairs.gsd, 4),
+        gsd_range=(min(gsds), max(gsds)), context=context, tile_size=opts.tile_size, overlap=opts.overlap,
+        dropout=False, norm="none", **card_fields,
+    )
+
+
+def _arch(config: Pix2PixConfig) -> tuple:
+    if config.arch == "local":
+        return (config.arch, config.chans, config.input_nc, config.output_nc)
+    return (config.arch, config.ngf, config.num_downs, config.norm, config.input_nc, config.output_nc)
+
+
+def _init_from(G: torch.nn.Module, config: Pix2PixConfig, path: str) -> None:
     from satgeo.models.pix2pix import load_pix2pix
 
     src = load_pix2pix(path, device="cpu", dtype=torch.float32)
-    mine = (config.ngf, config.num_downs, config.norm, config.input_nc, config.output_nc)
-    theirs = (src.config.ngf, src.config.num_downs, src.config.norm, src.config.input_nc, src.config.output_nc)
-    if mine != theirs:
-        raise InputError(f"--init model {path} has another architecture (ngf, num_downs, norm, inputs, outputs "
-                         f"{theirs}) than this run {mine}")
+    if _arch(config) != _arch(src.config):
+        raise InputError(f"--init model {path} has another architecture {_arch(src.config)} than this run "
+                         f"{_arch(config)}")
     G.load_state_dict(src.net.state_dict())
 
 
-def _validate(G: UNetGenerator, config: Pix2PixConfig, val: Pairs, csv_path: Path, step: int, seconds: float) -> None:
+def _validate(G: torch.nn.Module, config: Pix2PixConfig, val: Pairs, csv_path: Path, step: int, seconds: float) -> None:
     """Score a copy of G, run like a render (bf16 where native, seeded noise, feathering), on ``val``."""
     import copy
 

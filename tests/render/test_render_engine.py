@@ -104,11 +104,13 @@ def _seams(request, gen, lat: Lattice, n: int = 6) -> tuple[float, float]:
     feathered = seam_ratio(img, lattice_borders(r0, grid.height, s, extra=t), lattice_borders(c0, grid.width, s, extra=t))
     layers = cached_layers(request.layers, lat.crs)
     naive = np.zeros((n * t, n * t, 3), np.uint8)
+    c = gen.config.context  # naive tiles see no ground outside themselves: their mask is edge-padded
     for i in range(n):
         for j in range(n):
-            m = layers.rasterize(lat.grid(r0 + i * t, c0 + j * t, t, t))
+            m = np.pad(layers.rasterize(lat.grid(r0 + i * t, c0 + j * t, t, t)), c, mode="edge")
             naive[i * t:(i + 1) * t, j * t:(j + 1) * t] = gen.generate_batch(
-                m[None], [window_seed(request.seed, lat, r0 + i * t, c0 + j * t)])[0]
+                m[None], [window_seed(request.seed, lat, r0 + i * t, c0 + j * t)],
+                origins=[(r0 + i * t - c, c0 + j * t - c)])[0]
     return feathered, seam_ratio(naive, range(t, n * t, t), range(t, n * t, t))
 
 
