@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import rasterio
 import shapely
 from rasterio.crs import CRS
 
-from satgeo import __version__
 from satgeo.batch import inputs
 from satgeo.batch.chunk import ChunkTask, RenderFn, RenderParams, layers_near, stale_temporaries, write_atomic
 from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
@@ -169,6 +169,13 @@ def _verified_done(journal: Journal, out_dir: Path, plan: Plan, log: Log) -> dic
     return good
 
 
+def chunk_provenance(out_dir: Path, plan: Plan) -> dict[str, str]:
+    """The provenance tags all chunks share (the model's name and hash, seed, ...), read from the first chunk."""
+    with rasterio.open(out_dir / CHUNKS_DIR / plan.chunks[0].filename) as src:
+        tags = src.tags()
+    return {k: v for k, v in tags.items() if k not in ("CHUNK", "AREA_OR_POINT")}
+
+
 def _engine_results(
     opts: BatchOptions, job: PreparedJob, pending, render_fn: RenderFn | None
 ) -> Iterator[tuple[ChunkTask, bytes, float, float]]:
@@ -245,10 +252,11 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
         t_out = time.perf_counter()
         created = dt.datetime.fromisoformat(journal.get("created"))
         when = dt.datetime.combine(opts.date, dt.time(), dt.timezone.utc) if opts.date else created
-        vrt = build_vrt(plan, out_dir, {"SATGEO_VERSION": __version__, **job.params.tags()})
+        tags = chunk_provenance(out_dir, plan)
+        vrt = build_vrt(plan, out_dir, tags)
         if opts.mosaic_cog:
             build_mosaic_cog(vrt, out_dir)
-        build_catalog(plan, job.params, out_dir, when)
+        build_catalog(plan, job.params, out_dir, when, tags)
         journal.set("complete", "1")
     summary.output_seconds = time.perf_counter() - t_out
     summary.seconds = time.perf_counter() - t_start

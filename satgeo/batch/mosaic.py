@@ -18,6 +18,7 @@ from rasterio.shutil import copy as rio_copy
 from satgeo.batch.chunk import TMP_SUFFIX
 from satgeo.batch.journal import CHUNKS_DIR
 from satgeo.batch.plan import Chunk, Plan
+from satgeo.geo.cog import BLOCK
 
 VRT_NAME = "mosaic.vrt"
 MOSAIC_COG_NAME = "mosaic.tif"
@@ -67,7 +68,7 @@ def build_vrt(plan: Plan, out_dir: Path, tags: dict[str, str] | None = None) -> 
                 f"    <{kind}>",
                 f'      <SourceFilename relativeToVRT="1">{escape(CHUNKS_DIR + "/" + chunk.filename)}</SourceFilename>',
                 f"      <SourceBand>{1 if band == 4 else band}</SourceBand>",
-                f'      <SourceProperties RasterXSize="{w}" RasterYSize="{h}" DataType="Byte" BlockXSize="256" BlockYSize="256" />',
+                f'      <SourceProperties RasterXSize="{w}" RasterYSize="{h}" DataType="Byte" BlockXSize="{BLOCK}" BlockYSize="{BLOCK}" />',
                 f'      <SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}" />',
                 f'      <DstRect xOff="{xoff}" yOff="{yoff}" xSize="{w}" ySize="{h}" />',
             ]
