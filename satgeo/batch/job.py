@@ -179,7 +179,7 @@ def _verified_done(journal: Journal, out_dir: Path, plan: Plan, log: Log) -> dic
 def _export_pairs(opts: BatchOptions, job: PreparedJob, out_dir: Path, journal: Journal, tags: dict[str, str],
                   when: dt.datetime, log: Log) -> PairsResult:
     assert job.chips is not None
-    layers = label_layers(opts.layers, job.plan.lattice.crs, job.params.area_bounds)
+    layers = label_layers(opts.layers, job.chips.chips)
     meta: dict = {}
     if opts.cloud_cover is not None:
         meta["cloud_cover"] = opts.cloud_cover

@@ -76,16 +76,22 @@ def label_path(chip: Chip) -> str:
     return f"{PAIRS_DIR}/{chip.split}/labels/{chip.filename}"
 
 
-def label_layers(specs: Sequence[str], crs, lonlat_bounds: tuple[float, float, float, float]) -> LayerSet:
-    """The job's layers read, classified and buffered by ``satgeo mask``'s own code.
+def label_layers(specs: Sequence[str], chips: Sequence[Chip]) -> LayerSet:
+    """The job's layers read, classified and buffered by ``satgeo mask``'s own code, in the chips' CRS.
 
     ``path:layer`` specs read that one layer; plain paths read every layer, as ``satgeo mask`` does.
+    Only features near the chips are read (their lon/lat bounds, padded as ``satgeo mask`` pads).
     """
+    from rasterio.warp import transform_bounds
+
     sources = []
     for spec in specs:
         path, layer = split_spec(spec)
         sources.append(read_layer(path, layer=layer) if layer else path)
-    w, s, e, n = lonlat_bounds
+    bounds = np.array([c.grid.bounds for c in chips])
+    crs = chips[0].grid.crs
+    w, s, e, n = transform_bounds(crs, "EPSG:4326", bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(),
+                                  bounds[:, 3].max(), densify_pts=21)
     bbox = (max(w - READ_PAD_DEG, -180), max(s - READ_PAD_DEG, -90), min(e + READ_PAD_DEG, 180), min(n + READ_PAD_DEG, 90))
     return load_layers(sources, crs, bbox=bbox)
 
@@ -112,12 +118,12 @@ def _label_tags(chip: Chip, gsd: float) -> dict[str, str]:
 
 def _remove_stale(out_dir: Path, chips: Sequence[Chip]) -> None:
     """Our own leftovers from a killed run: the COG writer's hidden ``.<name>.*.tmp`` folders."""
+    names = {c.filename for c in chips}
     for split in (TRAIN, VAL):
         for kind in ("images", "labels"):
             folder = out_dir / PAIRS_DIR / split / kind
             if not folder.is_dir():
                 continue
-            names = {c.filename for c in chips}
             for p in folder.glob(".*.tmp"):
                 if p.is_dir() and p.name[1:].rsplit(".", 2)[0] in names:
                     shutil.rmtree(p, ignore_errors=True)

@@ -127,7 +127,13 @@ def test_an_interrupted_pair_export_resumes_to_the_same_bytes(pairs_run, tiny_mo
         _run(out, tiny_model)
     monkeypatch.setattr(pairs_mod, "write_cog", real)
     assert not (out / "pairs" / "collection.json").exists()
+    # what a kill -9 inside the COG writer leaves: its hidden temporary folder
+    name = next((ref / "pairs" / "train" / "labels").glob("*.tif")).name
+    stale = out / "pairs" / "train" / "labels" / f".{name}.k9x_2ab.tmp"
+    stale.mkdir(parents=True)
+    (stale / "stage.tif").write_bytes(b"partial")
     summary = _run(out, tiny_model, resume=True)
+    assert not stale.exists()
     assert summary.pairs["written"] == summary.pairs["train"] + summary.pairs["val"] - 4  # 4 pairs were done
     assert _tree(out) == _tree(ref)
     # a lost label is written again on the next resume
