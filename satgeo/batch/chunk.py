@@ -153,3 +153,11 @@ def stale_temporaries(folder: Path, names: Sequence[str]) -> list[Path]:
         if name in wanted and pid.isdigit():
             out.append(p)
     return out
+
+
+def stale_cog_dirs(folder: Path, names: Sequence[str]) -> list[Path]:
+    """Temporary folders ``satgeo.geo.cog.CogWriter`` left for ``names`` (after a kill): ``.<name>.<random>.tmp``."""
+    wanted = set(names)
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.glob(".*.tmp") if p.is_dir() and p.name[1:].rsplit(".", 2)[0] in wanted]

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,9 @@ from shapely.geometry.base import BaseGeometry
 
 from satgeo.batch import inputs
 from satgeo.batch.chips import ChipPlan, PairOptions, plan_chips
-from satgeo.batch.chunk import ChunkTask, RenderFn, RenderParams, layers_near, stale_temporaries, write_atomic
+from satgeo.batch.chunk import (
+    ChunkTask, RenderFn, RenderParams, layers_near, stale_cog_dirs, stale_temporaries, write_atomic,
+)
 from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
 from satgeo.hashing import file_sha256
 from satgeo.batch.pairs import PAIRS_DIR, PairsResult, export_pairs, label_layers
@@ -245,9 +248,11 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
             journal.set("params", json.dumps({"render": job.params.describe(), "lattice": plan.lattice.describe()}))
         chunk_dir = out_dir / CHUNKS_DIR
         leftovers = stale_temporaries(chunk_dir, [c.filename for c in plan.chunks])
-        leftovers += stale_temporaries(out_dir, [VRT_NAME, MOSAIC_COG_NAME])
+        leftovers += stale_temporaries(out_dir, [VRT_NAME])
         for tmp in leftovers:
             tmp.unlink(missing_ok=True)  # our own temporaries from a killed run
+        for tmp in stale_cog_dirs(out_dir, [MOSAIC_COG_NAME]):
+            shutil.rmtree(tmp, ignore_errors=True)
         done = _verified_done(journal, out_dir, plan, log)
         pending = [c for c in plan.chunks if c.id not in done]
         done_tiles = sum(r.tiles for r in done.values())
@@ -277,7 +282,7 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
         tags = chunk_provenance(out_dir, plan)
         vrt = build_vrt(plan, out_dir, tags)
         if opts.mosaic_cog:
-            build_mosaic_cog(vrt, out_dir)
+            build_mosaic_cog(vrt, out_dir, tags)
         build_catalog(plan, job.params, out_dir, when, tags)
         if job.chips is not None:
             summary.pairs = _export_pairs(opts, job, out_dir, journal, tags, when, log).to_dict()

@@ -36,6 +36,7 @@ from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.batch.chips import TRAIN, VAL, Chip, ChipPlan
+from satgeo.batch.chunk import stale_cog_dirs
 from satgeo.batch.inputs import split_spec
 from satgeo.batch.journal import DonePair, Journal
 from satgeo.batch.mosaic import VRT_NAME, mosaic_extent
@@ -117,16 +118,12 @@ def _label_tags(chip: Chip, gsd: float) -> dict[str, str]:
 
 
 def _remove_stale(out_dir: Path, chips: Sequence[Chip]) -> None:
-    """Our own leftovers from a killed run: the COG writer's hidden ``.<name>.*.tmp`` folders."""
-    names = {c.filename for c in chips}
+    """Our own leftovers from a killed run: the COG writer's hidden temporary folders."""
+    names = [c.filename for c in chips]
     for split in (TRAIN, VAL):
         for kind in ("images", "labels"):
-            folder = out_dir / PAIRS_DIR / split / kind
-            if not folder.is_dir():
-                continue
-            for p in folder.glob(".*.tmp"):
-                if p.is_dir() and p.name[1:].rsplit(".", 2)[0] in names:
-                    shutil.rmtree(p, ignore_errors=True)
+            for p in stale_cog_dirs(out_dir / PAIRS_DIR / split / kind, names):
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def _verified(journal: Journal, out_dir: Path, chips: Sequence[Chip], log: Log) -> set[str]:

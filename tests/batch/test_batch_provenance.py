@@ -1,5 +1,6 @@
 """One writer, one provenance: a `satgeo render` COG, a server job's COG (real uvicorn) and a
-batch chunk of the same model carry the same MODEL and MODEL_HASH, and all pass cog_validate."""
+batch chunk (and the batch's mosaic COG) of the same model carry the same MODEL and MODEL_HASH, and all
+pass cog_validate."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_render_server_job_and_batch_chunk_share_model_name_and_hash(tmp_path, m
 
     batch_out = tmp_path / "batch"
     _cli(monkeypatch, capsys, "batch", str(FOOTPRINTS), "-o", str(batch_out), "--model", str(model), "--seed", seed,
-         "--gsd", gsd, "--tile-px", "128", "--chunk-tiles", "2", "--threads", "1", "--no-progress")
+         "--gsd", gsd, "--tile-px", "128", "--chunk-tiles", "2", "--threads", "1", "--no-progress", "--mosaic-cog")
 
     data = tmp_path / "data"
     shutil.copytree(model, data / "models" / "tiny")
@@ -68,7 +69,7 @@ def test_render_server_job_and_batch_chunk_share_model_name_and_hash(tmp_path, m
     chunks = sorted((batch_out / "chunks").glob("*.tif"))
     assert len(chunks) >= 2
     render_tags, job_tags = _tags(render_out), _tags(job_out)
-    chunk_tags = [_tags(c) for c in chunks]
+    chunk_tags = [_tags(c) for c in chunks] + [_tags(batch_out / "mosaic.tif")]
     assert render_tags["MODEL"] == "tiny-test" and len(render_tags["MODEL_HASH"]) == 64
     for tags in (job_tags, *chunk_tags):
         assert {k: tags.get(k) for k in PROVENANCE} == {k: render_tags.get(k) for k in PROVENANCE}
