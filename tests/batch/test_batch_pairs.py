@@ -163,3 +163,48 @@ def test_unusable_pair_options_give_one_error_line_and_write_nothing(tiny_model,
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("planned", "note:"))]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
     assert not out.exists()
+
+
+def _pairs_done(journal) -> int:
+    import sqlite3
+
+    if not journal.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM pairs").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # tables not created yet
+
+
+def test_sigkill_during_the_pair_export_then_resume_gives_identical_bytes(pairs_run, tiny_model, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ref, summary = pairs_run
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "satgeo.cli", "batch", str(SCHAAN), "-o", str(out), "--model", tiny_model, "--no-progress",
+           "--gsd", "4", "--tile-px", "32", "--chunk-tiles", "2", "--seed", "1", "--threads", "1", "--date", "2021-06-15",
+           "--pairs", "--chip-size", "16", "--chip-overlap", "4", "--val-fraction", "0.25", "--split-block", "2",
+           "--webdataset", "--shard-size", "16"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    journal = out / "satgeo-batch.sqlite"
+    deadline = time.monotonic() + 240
+    try:
+        while _pairs_done(journal) < 3:
+            assert proc.poll() is None, f"batch exited early: {proc.stderr.read().decode()[-500:]}"
+            assert time.monotonic() < deadline, "no pair was written"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert 3 <= _pairs_done(journal) < summary.pairs["train"] + summary.pairs["val"], "the kill should land mid-export"
+    r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resuming pairs" in r.stderr
+    assert _tree(out) == _tree(ref)
+    assert not [p for p in (out / "pairs").rglob(".*")]
