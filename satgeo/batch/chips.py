@@ -141,6 +141,7 @@ def plan_chips(plan: Plan, opts: PairOptions, aoi: BaseGeometry | None = None) -
     keep = sorted(((i, j) for i, j in candidates if _covered(tiles, i * stride, j * stride, size, px)),
                   key=lambda c: (c[1], c[0]))
     if aoi is not None and keep:
+        shapely.prepare(aoi)
         g = lattice.gsd
         ox, oy = lattice.origin
         boxes = shapely.box(

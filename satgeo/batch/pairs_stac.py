@@ -52,7 +52,7 @@ def build_collection(chip_plan: ChipPlan, out_dir: Path, provenance: dict[str, s
     for chip in chips:
         image = _item(chip, "image", when, {
             "gsd": gsd, "satgeo:synthetic": True, "satgeo:model": provenance.get("MODEL"),
-            "satgeo:model_hash": provenance.get("MODEL_HASH"), "satgeo:seed": provenance.get("SEED"),
+            "satgeo:model_hash": provenance.get("MODEL_HASH"), "satgeo:seed": int(provenance["SEED"]) if "SEED" in provenance else None,
         })
         image.add_asset("image", pystac.Asset(str(out_dir.resolve() / image_path(chip)), media_type=pystac.MediaType.COG,
                                               roles=["data", "synthetic"], title="synthetic RGB (COG)"))
