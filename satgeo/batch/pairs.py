@@ -172,7 +172,7 @@ def export_pairs(
             journal.record_pair(DonePair(chip.id, chip.split, image_path(chip), label_path(chip),
                                          file_sha256(img), file_sha256(lab)))
     _write_csv(out_dir, chips)
-    from satgeo.batch.pairs_stac import build_collection
+    from satgeo.batch.pairs_stac import build_collection  # here: pairs_stac imports this module
 
     build_collection(chip_plan, out_dir, provenance, when, gsd)
     shards: list[str] = []
