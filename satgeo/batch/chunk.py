@@ -17,21 +17,27 @@ from typing import Callable, Sequence
 import geopandas as gpd
 import numpy as np
 from rasterio.crs import CRS
-from rasterio.io import MemoryFile
-from rasterio.shutil import copy as rio_copy
 from shapely.geometry import box
 
-from satgeo import __version__
 from satgeo.errors import SatgeoError
 from satgeo.geo.area import Area
+from satgeo.geo.cog import cog_bytes
 from satgeo.geo.grid import Grid
 from satgeo.render.request import RenderRequest
 
 #: ``render_fn(request, grid) -> (3, H, W) uint8``; the real engine by default.
 RenderFn = Callable[[RenderRequest, Grid], np.ndarray]
 
-COG_BLOCK = 256
+#: ``tags_fn(request, gsd) -> provenance tags``; the render engine's ``render_tags`` by default.
+TagsFn = Callable[[RenderRequest, float], dict]
+
 TMP_SUFFIX = ".satgeo-tmp"
+
+
+def default_tags_fn() -> TagsFn:
+    from satgeo.render.engine import render_tags
+
+    return render_tags
 
 
 def default_render_fn() -> RenderFn:
@@ -67,24 +73,6 @@ class RenderParams:
             steps=self.steps,
         )
 
-    def tags(self) -> dict[str, str]:
-        tags = {
-            "SYNTHETIC": "TRUE",
-            "SATGEO_VERSION": __version__,
-            "MODEL": self.model or "default",
-            "SEED": str(self.seed),
-            "GSD": repr(self.gsd),
-        }
-        if self.prompt:
-            tags["PROMPT"] = self.prompt
-        if self.date:
-            tags["DATE"] = self.date.isoformat()
-        if self.cloud_cover is not None:
-            tags["CLOUD_COVER"] = repr(self.cloud_cover)
-        if self.steps is not None:
-            tags["STEPS"] = str(self.steps)
-        return tags
-
     def describe(self) -> dict:
         return {
             "area_bounds": list(self.area_bounds),
@@ -116,12 +104,17 @@ class ChunkTask:
             raise SatgeoError(f"renderer returned {arr.dtype} {arr.shape} for chunk {self.chunk_id}, expected uint8 {expected}")
         return arr
 
-    def run(self, render_fn: RenderFn | None = None) -> tuple[bytes, float, float]:
-        """(COG bytes, render seconds, encode seconds)."""
+    def run(self, render_fn: RenderFn | None = None, tags_fn: TagsFn | None = None) -> tuple[bytes, float, float]:
+        """(COG bytes, render seconds, encode seconds).
+
+        The COG goes through ``satgeo.geo.cog``'s writer (validated) with the render engine's
+        provenance tags, like ``satgeo render`` and server jobs, plus the chunk id.
+        """
         t0 = time.perf_counter()
         arr = self.render(render_fn)
         t1 = time.perf_counter()
-        data = encode_cog(arr, self.grid, {**self.params.tags(), "CHUNK": self.chunk_id, **self.extra_tags})
+        tags = (tags_fn or default_tags_fn())(self.params.request(self.layers), self.params.gsd)
+        data = cog_bytes(arr, self.grid, {**tags, "CHUNK": self.chunk_id, **self.extra_tags})
         return data, t1 - t0, time.perf_counter() - t1
 
 
@@ -134,28 +127,6 @@ def layers_near(frames: Sequence[gpd.GeoDataFrame], bounds: tuple[float, float, 
         idx = np.sort(frame.sindex.query(window, predicate="intersects"))
         out.append(frame.iloc[idx])
     return out
-
-
-def encode_cog(array: np.ndarray, grid: Grid, tags: dict[str, str]) -> bytes:
-    """A (bands, H, W) array as COG bytes (DEFLATE, internal overviews); deterministic."""
-    profile = dict(
-        driver="GTiff", width=grid.width, height=grid.height, count=array.shape[0], dtype=array.dtype,
-        crs=grid.crs, transform=grid.transform, tiled=True, blockxsize=COG_BLOCK, blockysize=COG_BLOCK,
-    )
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            dst.write(array)
-            dst.update_tags(**tags)
-            if array.shape[0] == 3:
-                from rasterio.enums import ColorInterp
-
-                dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
-        with mem.open() as src, MemoryFile() as out:
-            rio_copy(
-                src, out.name, driver="COG", compress="DEFLATE", predictor=2, blocksize=COG_BLOCK,
-                overview_resampling="average",
-            )
-            return out.read()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -182,3 +153,11 @@ def stale_temporaries(folder: Path, names: Sequence[str]) -> list[Path]:
         if name in wanted and pid.isdigit():
             out.append(p)
     return out
+
+
+def stale_cog_dirs(folder: Path, names: Sequence[str]) -> list[Path]:
+    """Temporary folders ``satgeo.geo.cog.CogWriter`` left for ``names`` (after a kill): ``.<name>.<random>.tmp``."""
+    wanted = set(names)
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.glob(".*.tmp") if p.is_dir() and p.name[1:].rsplit(".", 2)[0] in wanted]

@@ -56,7 +56,7 @@ class LoadedLayers:
         return h.hexdigest()
 
 
-def _split_spec(spec: str) -> tuple[Path, str | None]:
+def split_spec(spec: str) -> tuple[Path, str | None]:
     """``path`` or ``path:layer`` (the latter only when ``path`` exists and the whole does not)."""
     p = Path(spec).expanduser()
     if p.exists() or ":" not in spec:
@@ -68,7 +68,7 @@ def _split_spec(spec: str) -> tuple[Path, str | None]:
 
 
 def _read(spec: str) -> list[tuple[str, gpd.GeoDataFrame]]:
-    path, layer = _split_spec(spec)
+    path, layer = split_spec(spec)
     if not path.exists():
         raise InputError(f"layer file not found: {spec}")
     src = gdal_path(path)

@@ -11,20 +11,26 @@ import datetime as dt
 import hashlib
 import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import rasterio
 import shapely
 from rasterio.crs import CRS
+from shapely.geometry.base import BaseGeometry
 
-from satgeo import __version__
 from satgeo.batch import inputs
-from satgeo.batch.chunk import ChunkTask, RenderFn, RenderParams, layers_near, stale_temporaries, write_atomic
+from satgeo.batch.chips import ChipPlan, PairOptions, plan_chips
+from satgeo.batch.chunk import (
+    ChunkTask, RenderFn, RenderParams, layers_near, stale_cog_dirs, stale_temporaries, write_atomic,
+)
 from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
 from satgeo.hashing import file_sha256
+from satgeo.batch.pairs import PAIRS_DIR, PairsResult, export_pairs, label_layers
 from satgeo.batch.mosaic import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
 from satgeo.batch.plan import Lattice, Plan, make_plan
 from satgeo.batch.stac import build_catalog
@@ -69,6 +75,7 @@ class BatchOptions:
     resume: bool = False
     mosaic_cog: bool = False
     progress: bool = True
+    pairs: PairOptions | None = None  # --pairs: training-pair export beside the usual outputs
     extra: dict = field(default_factory=dict)
 
 
@@ -82,6 +89,8 @@ class PreparedJob:
     fingerprint: str
     context_margin: float
     plan_seconds: float
+    aoi: BaseGeometry | None = None  # in the lattice CRS
+    chips: ChipPlan | None = None  # with --pairs
 
     def task(self, chunk) -> ChunkTask:
         near = layers_near(self.layers.frames, chunk.grid.bounds, self.context_margin)
@@ -106,6 +115,8 @@ def prepare(opts: BatchOptions, log: Log = _stderr) -> PreparedJob:
         raise InputError("--crs applies to --gsd lattices; --zoom always uses EPSG:3857 tiles")
     if opts.cloud_cover is not None and not 0 <= opts.cloud_cover <= 1:
         raise InputError(f"--cloud-cover must be between 0 and 1, got {opts.cloud_cover}")
+    if opts.pairs is not None:
+        opts.pairs.check()
     raw = inputs.load_layers(opts.layers)
     lon, lat = inputs.features_centroid(raw)
     if opts.zoom is not None:
@@ -146,13 +157,12 @@ def prepare(opts: BatchOptions, log: Log = _stderr) -> PreparedJob:
         steps=opts.steps,
     )
     margin = max(CONTEXT_TILES * lattice.tile_size, CONTEXT_MIN_M * scale)
-    fp = hashlib.sha256(
-        json.dumps(
-            {"plan": plan.fingerprint(), "params": params.describe(), "features": layers.fingerprint(), "margin": margin},
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
-    return PreparedJob(plan, params, layers, fp, margin, time.perf_counter() - t0)
+    chips = plan_chips(plan, opts.pairs, aoi) if opts.pairs is not None else None
+    described = {"plan": plan.fingerprint(), "params": params.describe(), "features": layers.fingerprint(), "margin": margin}
+    if chips is not None:
+        described["pairs"] = chips.describe()
+    fp = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    return PreparedJob(plan, params, layers, fp, margin, time.perf_counter() - t0, aoi, chips)
 
 
 def _verified_done(journal: Journal, out_dir: Path, plan: Plan, log: Log) -> dict[str, DoneChunk]:
@@ -167,6 +177,28 @@ def _verified_done(journal: Journal, out_dir: Path, plan: Plan, log: Log) -> dic
             log(f"note: chunk {cid} is journaled but its file is missing or changed; rendering it again")
             journal.forget(cid)
     return good
+
+
+def _export_pairs(opts: BatchOptions, job: PreparedJob, out_dir: Path, journal: Journal, tags: dict[str, str],
+                  when: dt.datetime, log: Log) -> PairsResult:
+    assert job.chips is not None
+    layers = label_layers(opts.layers, job.chips.chips)
+    meta: dict = {}
+    if opts.cloud_cover is not None:
+        meta["cloud_cover"] = opts.cloud_cover
+    if opts.date is not None:
+        meta.update(year=opts.date.year, month=opts.date.month, day=opts.date.day)
+    result = export_pairs(job.chips, job.plan, layers, job.aoi, out_dir, journal, tags, job.params.gsd, when, meta, log)
+    log(f"pairs: {result.train} train + {result.val} val chips ({result.dropped} dropped beside val) "
+        f"in {result.seconds:.1f} s")
+    return result
+
+
+def chunk_provenance(out_dir: Path, plan: Plan) -> dict[str, str]:
+    """The provenance tags all chunks share (the model's name and hash, seed, ...), read from the first chunk."""
+    with rasterio.open(out_dir / CHUNKS_DIR / plan.chunks[0].filename) as src:
+        tags = src.tags()
+    return {k: v for k, v in tags.items() if k not in ("CHUNK", "AREA_OR_POINT")}
 
 
 def _engine_results(
@@ -216,9 +248,11 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
             journal.set("params", json.dumps({"render": job.params.describe(), "lattice": plan.lattice.describe()}))
         chunk_dir = out_dir / CHUNKS_DIR
         leftovers = stale_temporaries(chunk_dir, [c.filename for c in plan.chunks])
-        leftovers += stale_temporaries(out_dir, [VRT_NAME, MOSAIC_COG_NAME])
+        leftovers += stale_temporaries(out_dir, [VRT_NAME])
         for tmp in leftovers:
             tmp.unlink(missing_ok=True)  # our own temporaries from a killed run
+        for tmp in stale_cog_dirs(out_dir, [MOSAIC_COG_NAME]):
+            shutil.rmtree(tmp, ignore_errors=True)
         done = _verified_done(journal, out_dir, plan, log)
         pending = [c for c in plan.chunks if c.id not in done]
         done_tiles = sum(r.tiles for r in done.values())
@@ -245,13 +279,18 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
         t_out = time.perf_counter()
         created = dt.datetime.fromisoformat(journal.get("created"))
         when = dt.datetime.combine(opts.date, dt.time(), dt.timezone.utc) if opts.date else created
-        vrt = build_vrt(plan, out_dir, {"SATGEO_VERSION": __version__, **job.params.tags()})
+        tags = chunk_provenance(out_dir, plan)
+        vrt = build_vrt(plan, out_dir, tags)
         if opts.mosaic_cog:
-            build_mosaic_cog(vrt, out_dir)
-        build_catalog(plan, job.params, out_dir, when)
+            build_mosaic_cog(vrt, out_dir, tags)
+        build_catalog(plan, job.params, out_dir, when, tags)
+        if job.chips is not None:
+            summary.pairs = _export_pairs(opts, job, out_dir, journal, tags, when, log).to_dict()
         journal.set("complete", "1")
     summary.output_seconds = time.perf_counter() - t_out
     summary.seconds = time.perf_counter() - t_start
     summary.files = {str(p.relative_to(out_dir)): p.stat().st_size for p in outputs(out_dir, plan.chunks)}
+    if job.chips is not None:
+        summary.files[f"{PAIRS_DIR}/"] = sum(p.stat().st_size for p in (out_dir / PAIRS_DIR).rglob("*") if p.is_file())
     summary.write(out_dir)
     return summary

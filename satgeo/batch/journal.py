@@ -30,7 +30,27 @@ CREATE TABLE IF NOT EXISTS chunks (
     seconds REAL NOT NULL,
     finished REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pairs (
+    id TEXT PRIMARY KEY,
+    split TEXT NOT NULL,
+    image TEXT NOT NULL,
+    label TEXT NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    label_sha256 TEXT NOT NULL
+);
 """
+
+
+@dataclass(frozen=True)
+class DonePair:
+    """A training pair whose image and label COGs are both in place (paths relative to the output folder)."""
+
+    id: str
+    split: str
+    image: str
+    label: str
+    image_sha256: str
+    label_sha256: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,19 @@ class Journal:
 
     def forget(self, chunk_id: str) -> None:
         self.db.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
+
+    def done_pairs(self) -> dict[str, DonePair]:
+        rows = self.db.execute("SELECT id, split, image, label, image_sha256, label_sha256 FROM pairs").fetchall()
+        return {r[0]: DonePair(*r) for r in rows}
+
+    def record_pair(self, pair: DonePair) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO pairs (id, split, image, label, image_sha256, label_sha256) VALUES (?,?,?,?,?,?)",
+            (pair.id, pair.split, pair.image, pair.label, pair.image_sha256, pair.label_sha256),
+        )
+
+    def forget_pair(self, pair_id: str) -> None:
+        self.db.execute("DELETE FROM pairs WHERE id = ?", (pair_id,))
 
 
 def check_output_dir(out_dir: Path, resume: bool) -> bool:

@@ -13,11 +13,13 @@ from typing import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 import rasterio
-from rasterio.shutil import copy as rio_copy
+from rasterio.windows import Window
 
 from satgeo.batch.chunk import TMP_SUFFIX
 from satgeo.batch.journal import CHUNKS_DIR
 from satgeo.batch.plan import Chunk, Plan
+from satgeo.geo.cog import BLOCK, CogWriter
+from satgeo.geo.grid import Grid
 
 VRT_NAME = "mosaic.vrt"
 MOSAIC_COG_NAME = "mosaic.tif"
@@ -67,7 +69,7 @@ def build_vrt(plan: Plan, out_dir: Path, tags: dict[str, str] | None = None) -> 
                 f"    <{kind}>",
                 f'      <SourceFilename relativeToVRT="1">{escape(CHUNKS_DIR + "/" + chunk.filename)}</SourceFilename>',
                 f"      <SourceBand>{1 if band == 4 else band}</SourceBand>",
-                f'      <SourceProperties RasterXSize="{w}" RasterYSize="{h}" DataType="Byte" BlockXSize="256" BlockYSize="256" />',
+                f'      <SourceProperties RasterXSize="{w}" RasterYSize="{h}" DataType="Byte" BlockXSize="{BLOCK}" BlockYSize="{BLOCK}" />',
                 f'      <SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}" />',
                 f'      <DstRect xOff="{xoff}" yOff="{yoff}" xSize="{w}" ySize="{h}" />',
             ]
@@ -83,20 +85,16 @@ def build_vrt(plan: Plan, out_dir: Path, tags: dict[str, str] | None = None) -> 
     return path
 
 
-def build_mosaic_cog(vrt: Path, out_dir: Path) -> Path:
-    """One COG of the whole mosaic (RGB + alpha), written beside the VRT, atomically."""
+def build_mosaic_cog(vrt: Path, out_dir: Path, tags: dict[str, str]) -> Path:
+    """One COG of the whole mosaic (RGB + alpha) beside the VRT, through the same writer as the chunks
+    (validated, atomic), streamed in bands of rows so memory stays bounded."""
     path = out_dir / MOSAIC_COG_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    try:
-        with rasterio.open(vrt) as src:
-            rio_copy(
-                src, tmp, driver="COG", compress="DEFLATE", predictor=2, blocksize=512,
-                overview_resampling="average", bigtiff="IF_SAFER",
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with rasterio.open(vrt) as src:
+        grid = Grid(src.crs, src.transform, src.width, src.height)
+        with CogWriter(path, grid, 4, "uint8", tags=tags, overview_resampling="average") as writer:
+            for row in range(0, src.height, BLOCK):
+                height = min(BLOCK, src.height - row)
+                writer.write(src.read(window=Window(0, row, src.width, height)), row, 0)
     return path
 
 

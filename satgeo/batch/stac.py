@@ -27,13 +27,17 @@ def _footprint(bounds: tuple[float, float, float, float], crs) -> dict:
     return mapping(reproject_geometry(geom, crs, WGS84))
 
 
-def build_catalog(plan: Plan, params: RenderParams, out_dir: Path, when: dt.datetime) -> Path:
-    """Write ``out_dir/stac/catalog.json`` and one ``stac/<chunk>/<chunk>.json`` per chunk."""
+def build_catalog(plan: Plan, params: RenderParams, out_dir: Path, when: dt.datetime, tags: dict[str, str]) -> Path:
+    """Write ``out_dir/stac/catalog.json`` and one ``stac/<chunk>/<chunk>.json`` per chunk.
+
+    ``tags`` are the chunks' provenance tags (MODEL is the model's registry name, MODEL_HASH its hash).
+    """
+    model = tags.get("MODEL", params.model or "default")
     catalog = pystac.Catalog(
         id="satgeo-batch",
         description=(
             f"Synthetic imagery made by satgeo from vector layers ({len(plan.chunks)} chunk COGs, "
-            f"model {params.model or 'default'}, seed {params.seed}); not a real observation."
+            f"model {model}, seed {params.seed}); not a real observation."
         ),
         title="satgeo batch output (synthetic)",
     )
@@ -50,11 +54,13 @@ def build_catalog(plan: Plan, params: RenderParams, out_dir: Path, when: dt.date
             properties={
                 "gsd": params.gsd,
                 "satgeo:synthetic": True,
-                "satgeo:model": params.model or "default",
+                "satgeo:model": model,
                 "satgeo:seed": params.seed,
                 "satgeo:tiles": len(chunk.tiles),
             },
         )
+        if tags.get("MODEL_HASH"):
+            item.properties["satgeo:model_hash"] = tags["MODEL_HASH"]
         if params.prompt:
             item.properties["satgeo:prompt"] = params.prompt
         proj = ProjectionExtension.ext(item, add_if_missing=True)

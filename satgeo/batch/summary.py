@@ -54,6 +54,7 @@ class BatchSummary:
     wall_render_seconds: float = 0.0
     output_seconds: float = 0.0  # VRT, mosaic COG, STAC
     files: dict[str, int] = field(default_factory=dict)
+    pairs: dict = field(default_factory=dict)  # --pairs: chip counts per split, shards, seconds
 
     @property
     def tiles_per_second(self) -> float:
@@ -81,4 +82,10 @@ class BatchSummary:
             f"outputs: chunk COGs {_size(chunk_bytes)}"
             + "".join(f", {k} {_size(v)}" for k, v in self.files.items() if not k.startswith("chunks/")),
         ]
+        if self.pairs:
+            out.append(
+                f"pairs: {self.pairs['train']} train + {self.pairs['val']} val chips "
+                f"({self.pairs['dropped_near_val']} dropped beside val, {self.pairs['written']} written now)"
+                + (f", {len(self.pairs['shards'])} webdataset shards" if self.pairs.get("shards") else "")
+            )
         return out

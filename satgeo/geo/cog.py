@@ -246,6 +246,25 @@ def write_cog(
     return Path(path)
 
 
+def cog_bytes(
+    array: np.ndarray,
+    grid: Grid,
+    tags: Mapping[str, Any] | None = None,
+    nodata: float | None = None,
+    colormap: Mapping[int, tuple[int, ...]] | None = None,
+) -> bytes:
+    """``write_cog`` (same writer, same validation) into a private temporary folder; the file's bytes.
+
+    For workers that hand COGs to another process (batch engines) instead of writing them in place.
+    """
+    tmpdir = Path(tempfile.mkdtemp(prefix="satgeo-cog-"))
+    try:
+        path = write_cog(tmpdir / "out.tif", array, grid, tags=tags, nodata=nodata, colormap=colormap)
+        return path.read_bytes()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
 def write_stac_item(
     cog_path: str | os.PathLike[str],
     item_id: str | None = None,

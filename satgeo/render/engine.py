@@ -205,6 +205,24 @@ def _margin(out_gsd: float, native: float) -> int:
 # ------------------------------------------------------------------ public API
 
 
+def render_tags(request: RenderRequest, gsd: float | None = None) -> dict[str, str]:
+    """The provenance tags of a render of ``request`` at ``gsd`` (default: request.gsd, else native).
+
+    One place for them: CLI renders, server jobs and batch chunks all carry exactly these.
+    """
+    from satgeo.geo.cog import provenance_tags
+
+    gen = get_generator(request.model)
+    card = gen.card
+    gsd = float(gsd if gsd is not None else request.gsd if request.gsd is not None else card.native_gsd)
+    raw_md, norm_md = _metadata(request, gsd)
+    return provenance_tags(
+        model=card.name, model_hash=getattr(gen, "model_hash", None), prompt=request.prompt, seed=request.seed,
+        metadata=norm_md, metadata_raw=raw_md, family=card.family, gsd=gsd, native_gsd=card.native_gsd,
+        lattice=lattice_for(request, card).key, license=card.license or None, attribution=card.attribution or None,
+    )
+
+
 def render_to_cog(
     request: RenderRequest,
     out_path: str | Path,
@@ -214,7 +232,7 @@ def render_to_cog(
     stac: bool = False,
 ) -> RenderResult:
     """Render ``request.area`` at ``request.gsd`` into a COG at ``out_path`` (atomic, streamed)."""
-    from satgeo.geo.cog import CogWriter, provenance_tags
+    from satgeo.geo.cog import CogWriter
 
     t_start = time.time()
     gen = get_generator(request.model)
@@ -226,12 +244,8 @@ def render_to_cog(
     grid = snapped_grid(lattice.crs, bounds, gsd)
     layers = _layer_set(request, lattice.crs) if request.layers else None
     _check_layers_meet(layers, request, bounds)
-    raw_md, norm_md = _metadata(request, gsd)
-    tags = provenance_tags(
-        model=card.name, model_hash=getattr(gen, "model_hash", None), prompt=request.prompt, seed=request.seed,
-        metadata=norm_md, metadata_raw=raw_md, family=card.family, gsd=gsd, native_gsd=card.native_gsd,
-        lattice=lattice.key, license=card.license or None, attribution=card.attribution or None,
-    )
+    raw_md, _ = _metadata(request, gsd)
+    tags = render_tags(request, gsd)
     exact = math.isclose(gsd, lattice.gsd, rel_tol=1e-9)
     margin = 0 if exact else _margin(gsd, lattice.gsd)
     r0, c0, r1, c1 = lattice.rect_for_bounds(grid.bounds, margin)

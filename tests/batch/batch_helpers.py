@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 HERE = Path(__file__).parent
 SUBSET = HERE / "data" / "boulder_subset.gpkg"
-SHARED = HERE.parents[1].parent / "shared" / "data"
+SHARED = Path(os.environ.get("SATGEO_SHARED_DATA", HERE.parents[1].parent / "shared" / "data"))
 BOULDER = SHARED / "opengeos_boulder_mtbf33" / "boulder_buildings.zip"
 
 #: Small, fast job settings shared by the tests: 32 px tiles of 4 m, one tile per chunk.

@@ -14,7 +14,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from satgeo.batch import BatchOptions, prepare, run_batch
 from satgeo.errors import InputError
-from satgeo.render.engine import render_grid
+from satgeo.render.engine import get_generator, render_grid
 
 
 def test_every_chunk_is_a_valid_tagged_cog_on_its_planned_grid(reference_run, tiny_model):
@@ -31,7 +31,9 @@ def test_every_chunk_is_a_valid_tagged_cog_on_its_planned_grid(reference_run, ti
             assert src.crs == chunk.grid.crs and src.transform.almost_equals(chunk.grid.transform)
             assert (src.width, src.height) == (chunk.grid.width, chunk.grid.height)
             tags = src.tags()
-            assert tags["SYNTHETIC"] == "TRUE" and tags["SEED"] == "3" and tags["MODEL"] == tiny_model
+            assert tags["SYNTHETIC"] == "TRUE" and tags["SEED"] == "3" and tags["CHUNK"] == chunk.id
+            # the model's real name and weights hash, as `satgeo render` tags them
+            assert tags["MODEL"] == "tiny-batch-test" and tags["MODEL_HASH"] == get_generator(tiny_model).model_hash
             assert src.read().std() > 0  # real generated pixels, not a blank
     # Nothing else in the folder but what the job writes.
     names = {p.name for p in out.iterdir()}
