@@ -40,6 +40,8 @@ FAMILY = "pix2pix"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 DEFAULT_DIR = Path(__file__).parent / "weights" / "pix2pix-banepa"
+#: the previous default (a U-Net blend tuned for SSIM), kept as the baseline the new one is measured against
+PREVIOUS_DIR = Path(__file__).parent / "weights" / "pix2pix-banepa-v1"
 CLASSES = ("background", "building", "road", "water", "vegetation")
 # Palette for reference checkpoints fed with RGB map renderings (class order as CLASSES).
 DEFAULT_PALETTE = ((235, 235, 230), (200, 120, 90), (255, 255, 255), (150, 190, 230), (170, 210, 160))
@@ -411,7 +413,17 @@ register_entry(
     ModelEntry(
         name="pix2pix-banepa",
         family=FAMILY,
-        description="default pix2pix model: building footprints -> 0.13 m drone-style RGB (trained on Banepa, Nepal)",
+        description="default pix2pix model: class masks -> drone-style RGB at 0.13 m (Banepa, Nepal), "
+        "satellite-style at 0.5-2 m (Dubai); translation-consistent",
         path=DEFAULT_DIR,
+    )
+)
+register_entry(
+    ModelEntry(
+        name="pix2pix-banepa-v1",
+        family=FAMILY,
+        description="the previous default: U-Net blend tuned for SSIM on Banepa building masks (soft, muted; "
+        "shows a window lattice on uniform areas)",
+        path=PREVIOUS_DIR,
     )
 )
