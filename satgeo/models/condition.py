@@ -212,9 +212,10 @@ def band_indexes(spec: ConditionSpec, r: ConditionRaster) -> list[int]:
         if order is not None and not named:
             return [order.index(b) + 1 for b in spec.bands]
         missing = [b for b in spec.bands if b not in named]
+        why = f"; bands {', '.join(missing)} are not among its band descriptions" if named else ""
         raise InputError(
-            f"{r.path} has {r.count} band{'s' if r.count != 1 else ''}; this ControlNet expects {spec.expects()} "
-            f"(a 13-band L1C or 12-band L2A stack, or bands described as B02...; missing {', '.join(missing)})"
+            f"{r.path} has {r.count} band{'s' if r.count != 1 else ''}{why}; this ControlNet expects {spec.expects()} "
+            "(give a 13-band L1C or 12-band L2A stack, or bands described as B02, B03, ...)"
         )
     if r.count < spec.channels or np.dtype(r.dtype) != np.uint8:
         raise InputError(f"{r.path} has {r.count} {r.dtype} band{'s' if r.count != 1 else ''}; "
@@ -283,3 +284,17 @@ def covers(r: ConditionRaster, crs, bounds: tuple[float, float, float, float]) -
     x1, y1 = r.transform * (r.width, r.height)
     eps = r.pixel_size * 0.5
     return min(x0, x1) - eps <= w and e <= max(x0, x1) + eps and min(y0, y1) - eps <= s and n <= max(y0, y1) + eps
+
+
+def validate_request(gen, paths: Sequence[str], area) -> None:
+    """CLI/server check before any compute: the model takes these rasters and they cover the area."""
+    check = getattr(gen, "check_conditions", None)
+    if check is None:
+        if paths:
+            raise InputError(f"model {gen.card.name!r} takes no --condition-raster (only DiffusionSat ControlNets do)")
+        return
+    check(paths)
+    if paths and area is not None:
+        for p in paths:
+            if not covers(open_condition(p), area.work_crs(), area.work_geometry().bounds):
+                raise InputError(f"condition raster {p} does not cover the area; give rasters that contain it")
