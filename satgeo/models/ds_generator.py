@@ -161,7 +161,7 @@ class DiffusionSatGenerator:
         paths = list(req.extra.get("condition_rasters") or ())
         rasters = check_inputs(spec, paths, self.card.name)
         g = req.grid
-        origin = g.transform * (-pad_left, -pad_top)
+        origin = g.transform @ (-pad_left, -pad_top)
         s = spec.scale
         cgrid = Grid(g.crs, type(g.transform)(g.gsd * s, 0.0, origin[0], 0.0, -g.gsd * s, origin[1]), pw // s, ph // s)
         frames = [read_onto(r, spec, cgrid) for r in rasters]
