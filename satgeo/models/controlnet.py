@@ -255,7 +255,8 @@ def load(path: str | Path, device: str | None = None, dtype=None):
     pipe.set_controlnet(cn)
     window = training_window([root, base] if base != root else [root], dict(pipe.unet.config), pipe.vae_scale)[0]
     style = m.get("conditioning") or ("satgeo-mask" if cn.metadata_embedding is not None else "geosynth-osm")
-    caption = spec.caption if spec.kind == "raster" else ("geosynth" if style == "geosynth-osm" else "fmow")
+    geosynth = bare or style == "geosynth-osm" or isinstance(style, dict)  # GeoSynth-style map ControlNets
+    caption = m.get("caption") or (spec.caption if spec.kind == "raster" else "geosynth" if geosynth else "fmow")
     defaults = dict(_CARD_DEFAULTS.get(entry.name, {}) if entry is not None else {})
     gen = DiffusionSatGenerator(
         pipe,

@@ -217,3 +217,31 @@ def test_a_declared_spec_that_does_not_match_the_checkpoint_is_refused_at_load(m
     (folder / "satgeo.json").write_text(json.dumps({"window": 128, "condition": {"like": "fmow-sentinel", "scale": 4}}))
     with pytest.raises(ModelError, match="takes 10 conditioning channels at scale 2, but it is declared to expect"):
         load_generator(str(folder), device="cpu")
+
+
+def test_geosynth_snapshot_runs_on_the_pulled_base_with_a_geosynth_caption(tmp_path, satgeo_home, monkeypatch):
+    """A bare GeoSynth-OSM hub snapshot (config.json + weights) runs over $SATGEO_HOME/models/sd21-base,
+    draws the map in the geosynth-osm palette and captions it as GeoSynth was prompted; --prompt wins."""
+    from satgeo.geo.grid import Grid
+    from satgeo.models.base import RegionRequest
+    from satgeo.models.registry import load_generator
+    from satgeo.models.tiny import build_tiny_controlnet, build_tiny_diffusionsat
+
+    base = build_tiny_diffusionsat(satgeo_home / "models" / "sd21-base", checkpoint_step=None, use_metadata=False)
+    snap = build_tiny_controlnet(tmp_path / "GeoSynth-OSM", base, variant="diffusers")
+    gen = load_generator(str(snap), device="cpu")
+    assert gen.conditioning == "geosynth-osm" and gen.caption_style == "geosynth" and gen.spec.kind == "map"
+    assert gen.window == 512  # the sd21-base registry entry: SD 2.1-base's 512 px
+    seen = []
+    monkeypatch.setattr(gen.pipe, "encode_prompts", lambda ps, _f=gen.pipe.encode_prompts: seen.extend(ps) or _f(ps))
+    mask = np.zeros((64, 64), np.uint8)
+    for r in range(4, 60, 16):
+        for c in range(4, 60, 16):
+            mask[r:r + 10, c:c + 10] = 1  # 25 m^2 houses at 0.5 m
+    grid = Grid(rasterio.crs.CRS.from_epsg(32632), from_origin(465000, 5247000, 0.5, 0.5), 64, 64)
+    gen.window, gen.window_overlap = 64, 16  # a small window keeps the tiny render quick
+    gen.generate_region(RegionRequest(masks=mask, grid=grid, seed=0, origin=(0, 0), steps=1))
+    assert "Satellite image features a residential neighborhood with houses, trees" in seen
+    seen.clear()
+    gen.generate_region(RegionRequest(masks=mask, grid=grid, seed=0, origin=(0, 0), steps=1, prompt="my words"))
+    assert "my words" in seen and not any(p.startswith("Satellite image features") for p in seen)
