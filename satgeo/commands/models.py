@@ -32,9 +32,11 @@ def _folder_summary(path: Path) -> dict:
     from satgeo.models.ds_layout import model_folder
 
     out: dict = {}
-    folder = model_folder(path) if path.is_dir() else path
-    root = pipeline_root(folder) if folder.is_dir() else None
-    cn_dir = find_controlnet_dir(folder) if folder.is_dir() else None
+    if not path.is_dir():  # a zip: its window is known once unpacked (`--model ZIP` unpacks it)
+        return out
+    folder = model_folder(path)
+    root = pipeline_root(folder)
+    cn_dir = find_controlnet_dir(folder)
     if cn_dir is None and (folder / "config.json").exists():
         cn_dir = folder
     unet_cfg: dict = {}

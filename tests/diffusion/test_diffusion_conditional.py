@@ -245,3 +245,19 @@ def test_geosynth_snapshot_runs_on_the_pulled_base_with_a_geosynth_caption(tmp_p
     seen.clear()
     gen.generate_region(RegionRequest(masks=mask, grid=grid, seed=0, origin=(0, 0), steps=1, prompt="my words"))
     assert "my words" in seen and not any(p.startswith("Satellite image features") for p in seen)
+
+
+def test_released_texas_layout_resolves_by_name_onto_its_base(models, satgeo_home):
+    """A Zenodo-style unpack (release folder holding only the ControlNet) named diffusionsat-texas-sr runs
+    over diffusionsat-512 with the entry's 256 px window and the Texas inputs (3 RGB frames, guidance 1)."""
+    from satgeo.models.registry import load_generator
+
+    base = satgeo_home / "models" / "diffusionsat-512"
+    shutil.copytree(models / "base96", base)  # its UNet says 96 latents; the entry says 512
+    release = satgeo_home / "models" / "diffusionsat-texas-sr" / "controlnet3d-mixattn_sd21_md7norm_texas"
+    shutil.copytree(models / "texas" / "controlnet", release / "controlnet")
+    gen = load_generator("diffusionsat-texas-sr", device="cpu")
+    assert gen.window == 256 and gen.card.tile_size == 448
+    assert gen.spec.frames == 3 and gen.spec.temporal and gen.guidance == 1.0
+    assert gen.pipe.root == base and gen.caption_style == "texas"
+    assert load_generator("diffusionsat-512", device="cpu").window == 512
