@@ -50,7 +50,7 @@ work_crs_option = click.option(
 @click.option("--gsd", type=float, default=None, help="Ground sampling distance, metres per pixel.")
 @click.option("--date", "date_", default=None, metavar="YYYY-MM-DD", help="Acquisition date.")
 @click.option("--cloud-cover", type=float, default=None, help="Cloud cover fraction 0..1.")
-@click.option("--class", "cls", default="building", show_default=True, help="fMoW class word(s) for the caption.")
+@click.option("--class", "cls", default=None, help="fMoW class for the caption (one of its 62; default single-unit residential).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def metadata_cmd(bbox, crs, aoi, work_crs, width, gsd, date_, cloud_cover, cls, as_json) -> None:  # noqa: ANN001
     """DiffusionSat metadata (raw and normalized), caption and work grid of an area."""

@@ -27,25 +27,61 @@ def _source(entry) -> str:
 
 def _folder_summary(path: Path) -> dict:
     """What can be read from a checkpoint folder without loading weights."""
-    from satgeo.models.diffusionsat import find_unet_dir, pipeline_root
+    from satgeo.errors import ModelError
+    from satgeo.models.diffusionsat import find_controlnet_dir, find_unet_dir, pipeline_root, training_window
+    from satgeo.models.ds_layout import model_folder
 
     out: dict = {}
-    root = pipeline_root(path) if path.is_dir() else None
-    if root is None:
+    if not path.is_dir():  # a zip: its window is known once unpacked (`--model ZIP` unpacks it)
         return out
+    folder = model_folder(path)
+    root = pipeline_root(folder)
+    cn_dir = find_controlnet_dir(folder)
+    if cn_dir is None and (folder / "config.json").exists():
+        cn_dir = folder
+    unet_cfg: dict = {}
+    scale = 8
+    if root is not None:
+        try:
+            unet_dir = find_unet_dir(root)
+            unet_cfg = json.loads((unet_dir / "config.json").read_text())
+            out["unet"] = str(unet_dir.relative_to(root)) if unet_dir != root else "."
+            out["metadata"] = bool(unet_cfg.get("use_metadata", False))
+            out["unet_sample_size"] = unet_cfg.get("sample_size")
+        except ModelError:
+            pass
+        vae_cfg = root / "vae" / "config.json"
+        if vae_cfg.exists():
+            scale = 2 ** (len(json.loads(vae_cfg.read_text()).get("block_out_channels", [0] * 4)) - 1)
+    if cn_dir is not None:
+        cfg = json.loads((cn_dir / "config.json").read_text())
+        out["controlnet"] = f"{cfg.get('_class_name')} ({cn_dir.relative_to(folder) if cn_dir != folder else '.'})"
     try:
-        unet_dir = find_unet_dir(root)
-    except Exception:  # noqa: BLE001 - summary only
-        return out
-    cfg = json.loads((unet_dir / "config.json").read_text())
-    out["unet"] = str(unet_dir.relative_to(root)) if unet_dir != root else "."
-    out["metadata"] = bool(cfg.get("use_metadata", False))
-    vae_cfg = root / "vae" / "config.json"
-    if vae_cfg.exists():
-        scale = 2 ** (len(json.loads(vae_cfg.read_text()).get("block_out_channels", [0] * 4)) - 1)
-        out["tile_size"] = (cfg.get("sample_size") or 64) * scale
-    out["controlnet"] = (root / "controlnet" / "config.json").exists()
-    out["size_mb"] = round(sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20, 1)
+        window, source = training_window([folder], unet_cfg, scale)
+        out["window"] = f"{window} px ({window // scale} latents; from {source})"
+    except ModelError as exc:
+        out["window"] = f"unknown: {exc}"
+    out["size_mb"] = round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
+    return out
+
+
+def _entry_summary(e) -> dict:
+    """What the registry knows about a name, downloaded or not: window, base, conditioning, files."""
+    from satgeo.models.registry import entries
+
+    out: dict = {}
+    if e.window:
+        out["window"] = f"{e.window} px ({e.window // 8} latents; the size it was trained at)"
+    if e.base:
+        b = entries().get(e.base)
+        where = (_source(b) + (", " + _status(b)[0])) if b is not None else "local path"
+        out["base"] = f"{e.base} ({where})"
+    if e.condition:
+        from satgeo.models.condition import KNOWN_SPECS
+
+        out["conditioning"] = KNOWN_SPECS[e.condition].expects()
+    if e.hub_files:
+        out["files"] = ", ".join(e.hub_files)
     return out
 
 
@@ -86,6 +122,7 @@ def register(app: click.Group) -> None:
             status, path = _status(e)
             info = {"name": e.name, "family": e.family, "status": status, "source": _source(e), "path": str(path),
                     "description": e.description, "license": e.license, "sha256": e.sha256}
+            info.update(_entry_summary(e))
             if status != "ready" and e.get_it:
                 info["get_it"] = e.get_it
         else:
@@ -97,7 +134,10 @@ def register(app: click.Group) -> None:
                 raise ModelError(f"{path} holds no checkpoint satgeo recognises")
             info = {"name": path.name, "family": fam, "status": "local", "path": str(path)}
         if path.exists():
-            info.update(_folder_summary(path))
+            summary = _folder_summary(path)
+            if e is not None and e.window and "window" in info:
+                summary.pop("window", None)  # the registry's training size is what a load uses
+            info.update(summary)
         if as_json:
             click.echo(json.dumps(info, indent=1))
             return

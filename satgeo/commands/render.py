@@ -38,10 +38,14 @@ def _area(bbox, crs, aoi):  # noqa: ANN001
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--gsd", type=float, default=None, help="Output ground metres per pixel (default: the model's native GSD).")
 @click.option("--steps", type=int, default=None, help="Sampling steps (diffusion models).")
+@click.option("--condition-raster", "condition_rasters", multiple=True, metavar="FILE",
+              help="Low-resolution image (any GDAL raster, any CRS) a conditional DiffusionSat ControlNet "
+                   "super-resolves; repeat for a time series.")
 @click.option("--stac", is_flag=True, help="Also write a STAC item beside the COG.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Output COG (.tif).")
-def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, gsd, steps, stac, quiet, out) -> None:  # noqa: ANN001
+def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, gsd, steps, condition_rasters,  # noqa: ANN001
+               stac, quiet, out) -> None:
     """Render synthetic imagery of an area from its vector layers into a georeferenced COG."""
     from pathlib import Path
 
@@ -57,10 +61,14 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     for layer in layers:
         if not layer.startswith("/vsi") and not Path(layer).exists():
             raise InputError(f"footprint layer {layer} does not exist")
+    for raster in condition_rasters:
+        if not raster.startswith("/vsi") and not Path(raster).exists():
+            raise InputError(f"condition raster {raster} does not exist")
     request = RenderRequest(
         area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=parse_date(date_, "--date"),
-        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps,
+        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps, condition_rasters=list(condition_rasters),
     )
+    _check_conditions(request)
     bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
     last = [0]
 
@@ -75,6 +83,18 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
         bar.close()
     g = result.grid
     click.echo(f"{result.path}  {g.width}x{g.height} px  {g.gsd:g} m  {g.crs.to_string()}  {result.seconds:.1f} s")
+
+
+def _check_conditions(request) -> None:  # noqa: ANN001
+    """Conditional ControlNets: refuse rasters they cannot use (or their absence) before any compute."""
+    from satgeo.models import registry
+
+    if not request.condition_rasters and registry.resolve(request.model)[1].name != "controlnet":
+        return
+    from satgeo.models.condition import validate_request
+    from satgeo.render.engine import get_generator
+
+    validate_request(get_generator(request.model), request.condition_rasters, request.area)
 
 
 def register(app: click.Group) -> None:

@@ -11,7 +11,10 @@ The input is the core's class mask (satgeo.geo.masks: 0 background, 1 building, 
                   blue, vegetation green.
 ``diffusionsat-mask``  the same palette, for DiffusionSat-variant ControlNets trained by satgeo.
 
-Unknown class values (> 4) are drawn as background.
+Unknown class values (> 4) are drawn as background. A ``satgeo.json`` may give its own palette
+instead of a style name: ``"conditioning": {"background": "#f2efe9", "building": "#d9d0c9", ...}``
+(GeoSynth's Mapbox style file is not public, so the ``geosynth-osm`` colours are an approximation;
+see docs/diffusion.md).
 """
 
 from __future__ import annotations
@@ -27,9 +30,22 @@ PALETTES: dict[str, tuple[tuple[int, int, int], ...]] = {
 PALETTES["diffusionsat-mask"] = PALETTES["satgeo-mask"]
 
 
-def render_conditioning(mask: np.ndarray, style: str = "satgeo-mask") -> np.ndarray:
-    """(H, W) uint8 class mask -> (H, W, 3) uint8 RGB conditioning image in ``style``."""
-    palette = PALETTES.get(style)
+CLASS_NAMES = ("background", "building", "road", "water", "vegetation")
+
+
+def _palette_from(colours: dict) -> tuple[tuple[int, int, int], ...]:
+    out = []
+    for i, name in enumerate(CLASS_NAMES):
+        c = str(colours.get(name, "#%02x%02x%02x" % PALETTES["geosynth-osm"][i])).lstrip("#")
+        if len(c) != 6 or any(ch not in "0123456789abcdefABCDEF" for ch in c):
+            raise InputError(f"conditioning colour for {name} must be #rrggbb, got {colours.get(name)!r}")
+        out.append((int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)))
+    return tuple(out)
+
+
+def render_conditioning(mask: np.ndarray, style: str | dict = "satgeo-mask") -> np.ndarray:
+    """(H, W) uint8 class mask -> (H, W, 3) uint8 RGB conditioning image in ``style`` (a name or a palette)."""
+    palette = _palette_from(style) if isinstance(style, dict) else PALETTES.get(style)
     if palette is None:
         raise InputError(f"unknown conditioning style {style!r}; use one of {', '.join(sorted(PALETTES))}")
     if mask.ndim != 2:

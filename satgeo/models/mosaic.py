@@ -97,6 +97,7 @@ def denoise_region(
     scheduler: str | None = None,
     control: torch.Tensor | None = None,
     control_scale: float = 1.0,
+    cond_metadata: torch.Tensor | None = None,
     order: Sequence[int] | None = None,
     progress: Callable[[float], None] | None = None,
     cancel: threading.Event | None = None,
@@ -104,8 +105,11 @@ def denoise_region(
     """MultiDiffusion over ``windows`` of the region latent ``noise`` (1,C,h,w) -> final latent.
 
     ``embeds(idx)`` gives text embeddings for window indices; ``metadata`` is (n_windows, 7)
-    normalized or None; ``control`` is the region's conditioning image (1,3,H,W) in [0,1].
-    ``order`` permutes the batching order (results are identical by construction).
+    normalized or None; ``control`` is the region's conditioning image, (1,C,H,W) or (1,C,T,H,W) for a
+    3D ControlNet, at any integer fraction of the image resolution (the fMoW super-resolution
+    ControlNet takes it at half). ``cond_metadata`` (n_windows, 7[, T]) is the conditioning images'
+    metadata per window (default: ``metadata``). ``order`` permutes the batching order (results are
+    identical by construction).
     """
     from satgeo.models.diffusionsat import make_scheduler
 
@@ -122,7 +126,12 @@ def denoise_region(
     for win, wt in zip(windows, weights):
         total[win.row : win.row + win.size, win.col : win.col + win.size] += wt
     uncond = pipe.encode_prompts([""])
-    vs = pipe.vae_scale
+    if cond_metadata is None:
+        cond_metadata = metadata
+    # conditioning pixels per latent pixel (vae scale / conditioning scale)
+    cps = control.shape[-1] // latents.shape[-1] if control is not None else 1
+    if control is not None and control.shape[-1] != latents.shape[-1] * cps:
+        raise ValueError(f"conditioning width {control.shape[-1]} is not a multiple of the latent width {latents.shape[-1]}")
     batch = max(1, pipe.plan.max_batch // (2 if guidance > 1 else 1))
     n_steps = len(sched.timesteps)
     with pipe.autocast():
@@ -139,12 +148,13 @@ def denoise_region(
                 if control is not None:
                     ctl = torch.cat(
                         [
-                            control[:, :, w.row * vs : (w.row + w.size) * vs, w.col * vs : (w.col + w.size) * vs]
+                            control[..., w.row * cps : (w.row + w.size) * cps, w.col * cps : (w.col + w.size) * cps]
                             for w in (windows[i] for i in idx)
                         ]
                     )
                 eps = pipe.predict(
-                    x, t, embeds(idx), md, guidance, uncond, control=ctl, cond_metadata=md, control_scale=control_scale
+                    x, t, embeds(idx), md, guidance, uncond, control=ctl,
+                    cond_metadata=cond_metadata[idx] if cond_metadata is not None else None, control_scale=control_scale,
                 )
                 for j, i in enumerate(idx):
                     outs[i] = eps[j]

@@ -38,6 +38,11 @@ class ModelEntry:
     zenodo_record: str | None = None  # `pull` lists the record's files via Zenodo's API (md5 checked)
     license: str = ""
     get_it: str = ""  # one line telling users how to obtain the weights by hand
+    window: int | None = None  # image size (px) the model was trained at; see models/ds_layout.py
+    base: str | None = None  # base pipeline (name or path) a bare ControlNet runs over
+    hub_files: tuple[str, ...] = ()  # `pull` fetches only these hub paths/patterns (diffusers folders)
+    checksums: tuple[tuple[str, str], ...] = ()  # (path in the download, "sha256:<hex>") checked after `pull`
+    condition: str | None = None  # conditioning the ControlNet expects (models/condition.py KNOWN_SPECS)
 
 
 _FAMILIES: dict[str, Family] = {}

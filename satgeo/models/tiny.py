@@ -148,6 +148,7 @@ def build_tiny_diffusionsat(
     checkpoint_step: int | None = 100,
     use_metadata: bool = True,
     prediction_type: str = "epsilon",
+    sample_size: int = 32,
 ) -> Path:
     """Write a tiny DiffusionSat pipeline folder; the UNet goes to checkpoint-<step>/unet (or unet/)."""
     from satgeo.models.satunet import SatUNet
@@ -155,7 +156,7 @@ def build_tiny_diffusionsat(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    unet = SatUNet(**tiny_unet_config(use_metadata=use_metadata))
+    unet = SatUNet(**tiny_unet_config(sample_size=sample_size, use_metadata=use_metadata))
     _randomise_zero_layers(unet)
     unet_dir = root / (f"checkpoint-{checkpoint_step}" if checkpoint_step is not None else "") / "unet"
     unet.save_pretrained(unet_dir, safe_serialization=True)
@@ -194,4 +195,60 @@ def build_tiny_controlnet(
     _randomise_zero_layers(cn, std=0.02)
     folder = Path(folder)
     cn.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def _rewrite_config(folder: Path, **fields) -> None:
+    """Give a saved config the field names/values of an official release (e.g. its _class_name)."""
+    f = folder / "config.json"
+    cfg = json.loads(f.read_text())
+    for k, v in fields.items():
+        if v is None:
+            cfg.pop(k, None)
+        else:
+            cfg[k] = v
+    f.write_text(json.dumps(cfg, indent=2))
+
+
+def build_tiny_controlnet3d(folder: str | Path, base_root: str | Path, seed: int = 2, channels: int = 3) -> Path:
+    """A tiny 3D ControlNet saved exactly as DiffusionSat's ``ControlNetModel3D`` (temporal attention on)."""
+    from satgeo.models.controlnet3d import CLASS_NAME, SatControlNet3D
+    from satgeo.models.diffusionsat import find_unet_dir
+    from satgeo.models.satunet import load_satunet
+
+    torch.manual_seed(seed)
+    unet = load_satunet(find_unet_dir(Path(base_root)))
+    cn = SatControlNet3D.from_unet(unet, conditioning_in_channels=channels, use_temporal_transformer=True,
+                                   conditioning_embedding_out_channels=(8, 16, 32, 32))
+    _randomise_zero_layers(cn, std=0.02)
+    with torch.no_grad():
+        for p in cn.mixing_attns:
+            p.fill_(0.5)  # the released model learned non-zero mixing; exercise the temporal path
+    folder = Path(folder)
+    cn.save_pretrained(folder, safe_serialization=True)
+    _rewrite_config(folder, _class_name=CLASS_NAME, _diffusers_version="0.17.0.dev0")
+    return folder
+
+
+def build_tiny_fmow_sr_controlnet(folder: str | Path, base_root: str | Path, seed: int = 3) -> Path:
+    """A tiny 2D DiffusionSat ControlNet shaped like the fMoW Sentinel->RGB release: 10 channels, scale 2."""
+    from diffusers import ControlNetModel
+
+    from satgeo.models.controlnet import SatControlNet
+    from satgeo.models.diffusionsat import find_unet_dir
+    from satgeo.models.satunet import load_satunet
+
+    torch.manual_seed(seed)
+    unet = load_satunet(find_unet_dir(Path(base_root)))
+    base = ControlNetModel.from_unet(unet, conditioning_channels=10, conditioning_embedding_out_channels=(8, 16, 32, 32))
+    cfg = {k: v for k, v in dict(base.config).items() if not k.startswith("_")}
+    cn = SatControlNet(**cfg, use_metadata=True, conditioning_scale=2)
+    state = dict(base.state_dict())
+    state.update({f"metadata_embedding.{k}": v for k, v in unet.metadata_embedding.state_dict().items()})
+    cn.load_state_dict(state, strict=True)
+    _randomise_zero_layers(cn, std=0.02)
+    folder = Path(folder)
+    cn.save_pretrained(folder, safe_serialization=True)
+    # the official config names the channels conditioning_in_channels
+    _rewrite_config(folder, _class_name="ControlNetModel", conditioning_in_channels=10, conditioning_channels=None)
     return folder

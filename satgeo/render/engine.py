@@ -175,7 +175,8 @@ def _row_maker(
                         masks=masks[q], grid=lattice.grid(i * s, js[q] * s, t, t), seed=request.seed,
                         origin=(i * s, js[q] * s), prompt=request.prompt, metadata=metadata,
                         steps=request.steps, cancel=cancel,
-                        extra={"noise_seed": seeds[q], "lattice_key": lattice.key},
+                        extra={"noise_seed": seeds[q], "lattice_key": lattice.key,
+                               "condition_rasters": tuple(request.condition_rasters)},
                     )
                     out[q] = gen.generate_region(req)
         return out

@@ -21,3 +21,4 @@ class RenderRequest:
     seed: int = 0
     gsd: float | None = None  # output ground GSD (m/px); None = the model's native GSD
     steps: int | None = None
+    condition_rasters: Sequence[str] = field(default_factory=list)  # low-res imagery for conditional ControlNets

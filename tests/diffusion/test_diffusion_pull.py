@@ -190,6 +190,6 @@ def test_cli_list_and_info(entry, satgeo_home):
     pull(entry.name)
     r = runner.invoke(app, ["models", "info", entry.name, "--json"])
     info = json.loads(r.output)
-    assert info["status"] == "ready" and info["metadata"] is True and info["tile_size"] == 256
+    assert info["status"] == "ready" and info["metadata"] is True and info["window"].startswith("256 px")
     r = runner.invoke(app, ["models", "info", "diffusionsat-256"])
     assert "get_it:" in r.output and "zenodo.org/records/13756199" in r.output

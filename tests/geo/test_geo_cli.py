@@ -37,7 +37,7 @@ def test_metadata_json_with_negative_coordinates(monkeypatch, capsys):
     assert d["lon"] == pytest.approx(-105.25, abs=1e-3) and d["lat"] == pytest.approx(39.95, abs=1e-3)
     assert (d["gsd"], d["cloud_cover"], d["year"], d["month"], d["day"]) == (0.5, 0.2, 2020, 6, 15)
     assert d["crs"] == "EPSG:32613"
-    assert d["caption"] == "a fmow satellite image of a building in United States of America"
+    assert d["caption"] == "a fmow satellite image of a single-unit residential in United States of America"
     assert d["normalized"] == pytest.approx([
         (d["lon"] + 180) / 0.36, (d["lat"] + 90) / 0.18, 500.0, 200.0, 40 / 120 * 1000, 500.0, 15 / 31 * 1000])
     assert 17000 < d["width"] < 17300 and 22000 < d["height"] < 22400  # ~8.5 km x 11.1 km at 0.5 m

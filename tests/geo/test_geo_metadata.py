@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from satgeo.errors import InputError
 from satgeo.geo.area import Area
-from satgeo.geo.caption import caption_for, country_at
+from satgeo.geo.caption import FMOW_CLASSES, caption_for, country_at, fmow_class_for, geosynth_caption
 from satgeo.geo.metadata import Metadata, ground_gsd, metadata_for, parse_date
 
 
@@ -112,9 +114,46 @@ def test_country_near_coast_and_open_sea():
     assert country_at(-30.0, 0.0) is None  # mid-Atlantic
 
 
+@pytest.mark.parametrize("lon,lat,name", [
+    (105.85, 21.03, "Viet Nam"), (126.98, 37.57, "Korea, Republic of"), (37.62, 55.75, "Russian Federation"),
+    (125.75, 39.03, "Korea (Democratic People's Republic of)"), (51.39, 35.69, "Iran (Islamic Republic of)"),
+    (121.56, 25.04, "Taiwan, Province of China"), (-0.12, 51.50, "United Kingdom of Great Britain and Northern Ireland"),
+])
+def test_countries_are_named_as_in_diffusionsat_training(lon, lat, name):
+    # DiffusionSat's captions name countries from fmow_dataset.CODE3 (ISO 3166), not Natural Earth labels
+    assert country_at(lon, lat) == name
+    assert caption_for((lon, lat), "port") == f"a fmow satellite image of a port in {name}"
+
+
+def test_caption_classes_are_fmow_classes_only():
+    assert len(FMOW_CLASSES) == 62
+    assert caption_for((85.52, 27.63), "single-unit_residential") == \
+        "a fmow satellite image of a single-unit residential in Nepal"
+    with pytest.raises(InputError, match="not one of fMoW's 62 classes"):
+        caption_for((85.52, 27.63), "building")
+
+
+def _blocks(size: int, side: int, step: int) -> np.ndarray:
+    m = np.zeros((size, size), np.uint8)
+    for r in range(2, size - side, step):
+        for c in range(2, size - side, step):
+            m[r:r + side, c:c + side] = 1
+    return m
+
+
+def test_fmow_class_is_chosen_from_the_map():
+    houses = _blocks(256, 24, 48)  # 12 x 12 m footprints at 0.5 m: 144 m^2 each
+    assert fmow_class_for(houses, 0.5) == "single-unit residential"
+    assert fmow_class_for(_blocks(256, 80, 120), 0.5) == "multi-unit residential"  # 1600 m^2 blocks
+    assert fmow_class_for(np.full((64, 64), 3, np.uint8), 0.5) == "lake or pond"
+    assert fmow_class_for(np.full((64, 64), 4, np.uint8), 0.5) == "park"
+    assert fmow_class_for(np.zeros((64, 64), np.uint8), 0.5) == "single-unit residential"  # no map: the default
+    assert geosynth_caption(houses, 0.5).startswith("Satellite image features a residential neighborhood")
+
+
 def test_caption_follows_fmow_template():
     area = Area.from_bbox((85.5190, 27.6294, 85.5231, 27.6343))
-    assert caption_for(area) == "a fmow satellite image of a building in Nepal"
+    assert caption_for(area) == "a fmow satellite image of a single-unit residential in Nepal"
     assert caption_for((2.35, 48.85), "car_dealership") == "a fmow satellite image of a car dealership in France"
     assert caption_for((-30.0, 0.0), "lake_or_pond") == "a fmow satellite image of a lake or pond"
     with pytest.raises(InputError):
