@@ -57,8 +57,15 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     for layer in layers:
         if not layer.startswith("/vsi") and not Path(layer).exists():
             raise InputError(f"footprint layer {layer} does not exist")
+    area = _area(bbox, crs, aoi)
+    from satgeo.render.engine import check_gsd, get_generator
+
+    card = get_generator(model).card  # loaded once; render_to_cog reuses it
+    if gsd is not None:
+        check_gsd(gsd, card)
+    area.check_pixels(gsd or card.native_gsd)
     request = RenderRequest(
-        area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=parse_date(date_, "--date"),
+        area=area, layers=list(layers), model=model, prompt=prompt, date=parse_date(date_, "--date"),
         cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps,
     )
     bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)

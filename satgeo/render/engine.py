@@ -91,7 +91,7 @@ def check_gsd(gsd: float, card: ModelCard) -> None:
     if ratio > card.max_gsd_ratio:
         lo, hi = card.native_gsd / card.max_gsd_ratio, card.native_gsd * card.max_gsd_ratio
         raise InputError(
-            f"GSD {gsd:g} m is {ratio:.0f}x away from model {card.name!r}'s native {card.native_gsd:g} m; "
+            f"GSD {gsd:g} m is {ratio:.0f}x away from the native {card.native_gsd:g} m of model {card.name}; "
             f"use a GSD between {lo:.3g} and {hi:.3g} m or another model"
         )
 
