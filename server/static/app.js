@@ -135,6 +135,7 @@
   function fillModels() {
     const select = $("scene-model");
     select.innerHTML = "";
+    select.disabled = false;
     for (const m of state.models) {
       const opt = document.createElement("option");
       opt.value = m.name;
@@ -192,13 +193,14 @@
     message("");
     clearRect();
     map.dragging.disable();
+    L.DomUtil.disableTextSelection(); // a drag must not select the page's text
     map.getContainer().classList.add("drawing");
     $("draw-hint").textContent = "press, drag and release over the scene (Esc stops)";
     let start = null, startPt = null;
     const stop = () => {
       map.off("mousedown", down); map.off("mousemove", move); map.off("mouseup", up);
       document.removeEventListener("keydown", key);
-      map.dragging.enable(); map.getContainer().classList.remove("drawing");
+      map.dragging.enable(); L.DomUtil.enableTextSelection(); map.getContainer().classList.remove("drawing");
       $("draw-hint").textContent = "";
     };
     const down = (e) => { start = e.latlng; startPt = e.containerPoint; state.rect = L.rectangle([start, start], { color: "#e74c3c", weight: 2 }).addTo(map); };
@@ -306,13 +308,16 @@
   // -- start --------------------------------------------------------------------------------------
 
   async function start() {
-    const [config, models, scenes] = await Promise.all([api("/v1/webmap"), api("/v1/models"), api("/v1/scenes")]);
-    state.config = config; state.models = models; state.scenes = scenes;
+    // the model list may wait for the server to import its model families: it never holds up the map
+    const models = api("/v1/models").then((m) => { state.models = m; fillModels(); })
+      .catch((e) => message("the model list did not load: " + e.message));
+    state.modelsLoaded = models;
+    const [config, scenes] = await Promise.all([api("/v1/webmap"), api("/v1/scenes")]);
+    state.config = config; state.scenes = scenes;
     if (config.basemap) {
       state.basemap = L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxNativeZoom: config.basemap.max_zoom,
         maxZoom: 24, zIndex: 0 }).addTo(map);
     }
-    fillModels();
     const wanted = params.get("scene");
     const scene = scenes.find((s) => s.id === wanted) || scenes[scenes.length - 1];
     fillScenes(scene && scene.id);
