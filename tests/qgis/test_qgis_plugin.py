@@ -125,10 +125,13 @@ def test_plugin_in_headless_qgis(server, tmp_path):
         PATH=os.pathsep.join([os.path.dirname(QGIS_PYTHON), "/usr/bin", "/bin", env.get("PATH", "")]),
     )
     (tmp_path / "home").mkdir()
-    cmd = [QGIS_PYTHON, "-m", "pytest", "qgis_plugin/tests", "-q", "-rfEs", "-p", "no:cacheprovider",
+    # SATGEO_QGIS_TESTS narrows the run while working on one file (e.g. qgis_plugin/tests/test_qgis_dock.py)
+    selection = os.environ.get("SATGEO_QGIS_TESTS", "qgis_plugin/tests").split()
+    cmd = [QGIS_PYTHON, "-m", "pytest", *selection, "-q", "-rfEs", "-p", "no:cacheprovider",
            "-o", "addopts=", "--basetemp", str(tmp_path / "basetemp"), "-W", "ignore::pytest.PytestConfigWarning"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
+    print(out[-3000:])
     assert proc.returncode == 0, f"QGIS-side tests failed (rc={proc.returncode}):\n{out[-8000:]}"
     summary = [line for line in proc.stdout.splitlines() if re.search(r"\d+ passed", line)]
     assert summary, out[-3000:]
