@@ -104,7 +104,7 @@ def server(tmp_path_factory):
     except Exception as exc:
         proc.kill()
         pytest.fail(f"satgeo serve did not answer the warm-up scene/tile ({exc}):\n" + "".join(log[-30:]))
-    yield url
+    yield url, data
     proc.terminate()
     try:
         proc.wait(15)
@@ -116,11 +116,12 @@ def server(tmp_path_factory):
 @needs_qgis
 def test_plugin_in_headless_qgis(server, tmp_path):
     """One QGIS process runs all of qgis_plugin/tests (QGIS start-up is the expensive part)."""
+    server, data_dir = server
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST_"))}
     env.update(
         QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path / "home"), XDG_RUNTIME_DIR=str(tmp_path),
         SATGEO_TEST_SERVER=server, SATGEO_TEST_MODEL=TINY_MODEL, SATGEO_TEST_PYTHON=sys.executable,
-        SATGEO_TEST_ARTIFACTS=str(tmp_path),
+        SATGEO_TEST_ARTIFACTS=str(tmp_path), SATGEO_TEST_DATA_DIR=str(data_dir),
         # QGIS's embedded Python finds its stdlib from the first python3 on PATH: make it Debian's, not pyenv's
         PATH=os.pathsep.join([os.path.dirname(QGIS_PYTHON), "/usr/bin", "/bin", env.get("PATH", "")]),
     )
