@@ -78,3 +78,15 @@ def test_serve_refuses_a_basemap_without_template_or_attribution(tmp_path, args,
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("bbox, crs, words", [
+    ([27.6294, 85.5217, 27.6318, 85.5231], "EPSG:4326", "swapped"),
+    ([85.5217, 27.6294, 85.5231, 27.6318], "EPSG:32645", "look like degrees"),
+    ([85.5217, 27.6294, 85.52170001, 27.6318], "EPSG:4326", "under 2 px"),
+])
+def test_jobs_refuse_the_bbox_typos_the_cli_refuses(data_dir, bbox, crs, words):
+    client = TestClient(create_app(Settings(data_dir), run_jobs=False))
+    r = client.post("/v1/jobs", json={"bbox": bbox, "crs": crs, "model": "models/tiny"})
+    assert r.status_code == 422 and words in r.json()["detail"], r.text
+    assert client.get("/v1/jobs").json() == []
