@@ -20,8 +20,11 @@ from server_support import FOOTPRINTS, LiveServer, build_tiny_pix2pix
 websocket = pytest.importorskip("websocket", reason="websocket-client drives Chromium's DevTools protocol")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
-#: Bounds asserted here. The first tile may take a metatile's render; the page itself must never block.
-FIRST_TILE_S = 60.0
+#: Bounds asserted here. The first tile follows the server's first metatile within AFTER_METATILE_S
+#: (FIRST_TILE_S only catches a hang: a metatile's render time depends on the machine's load);
+#: the page itself must never block for BLOCK_S.
+FIRST_TILE_S = 600.0
+AFTER_METATILE_S = 10.0
 BLOCK_S = 1.0
 
 
@@ -83,7 +86,6 @@ def test_new_user_goes_from_an_empty_server_to_imagery_on_the_map(empty_server, 
     cdp.js(f"(() => {{ const o = document.createElement('option'); o.value = {json.dumps(tiny)}; o.textContent = 'tiny';"
            " const s = document.getElementById('scene-model'); s.appendChild(o); s.value = o.value; })()")
     cdp.js("document.getElementById('scene-seed').value = '5'")
-    t_submit = time.monotonic()
     cdp.js("document.getElementById('scene-create').click()")
     scene_id = cdp.wait("document.body.dataset.sceneId", timeout=300)
     status, scene = server.json(f"/v1/scenes/{scene_id}")
@@ -93,18 +95,32 @@ def test_new_user_goes_from_an_empty_server_to_imagery_on_the_map(empty_server, 
     assert cdp.js("document.querySelector('#scene option:checked').textContent") == "banepa · tiny-test"
     assert "tiny-test" in cdp.js("document.querySelector('.leaflet-control-attribution').textContent")
 
-    # The view fits the scene; the first tile arrives within a bound, the page answers meanwhile.
+    # The view fits the scene; the first tile shows as soon as the server has rendered the metatile
+    # it needs (not after all ~9 metatiles of the view), and the page answers all the while.
+    t_shown = time.monotonic()
     zoom = cdp.js("window.satgeo.map.getZoom()")
     assert scene["minzoom"] <= zoom <= scene["native_zoom"] + 1
     x0, y0, x1, y1 = _screen_box(cdp, "L.latLngBounds(window.satgeo.tiles.options.bounds)")
     assert 0 <= x0 < x1 <= WIDTH and 0 <= y0 < y1 <= HEIGHT, (x0, y0, x1, y1)
+    t_meta = None
     while not cdp.js("window.satgeo.firstTileAt !== null"):
         _, rtt = cdp.timed_js("1")
         assert rtt < BLOCK_S, f"the page took {rtt:.2f} s to answer while tiles render"
-        assert time.monotonic() - t_submit < FIRST_TILE_S, "no tile within the bound"
+        if t_meta is None and server.json("/health")[1]["stats"].get("metatiles_generated", 0) >= 1:
+            t_meta = time.monotonic()
+        assert time.monotonic() - t_shown < FIRST_TILE_S, "no tile at all (is the server stuck?)"
         time.sleep(0.1)
-    first_tile = time.monotonic() - t_submit
-    cdp.wait("document.body.dataset.tilesDone === '1'", timeout=300)
+    first_tile = time.monotonic() - t_shown
+    t_meta = t_meta or time.monotonic()
+    assert time.monotonic() - t_meta < AFTER_METATILE_S, \
+        f"the first tile showed {time.monotonic() - t_meta:.1f} s after the server rendered its first metatile"
+    while cdp.js("document.body.dataset.tilesDone") != "1":
+        _, rtt = cdp.timed_js("1")
+        assert rtt < BLOCK_S and time.monotonic() - t_shown < 900
+        time.sleep(0.2)
+    all_tiles = time.monotonic() - t_shown
+    metatiles = server.json("/health")[1]["stats"]["metatiles_generated"]
+    assert metatiles >= 2  # the view needed several metatiles; the first tile did not wait for them all
     assert _max_block(cdp) < BLOCK_S
 
     # Zoom out to 2 and back: no tile enumeration, no block.
@@ -176,4 +192,12 @@ def test_new_user_goes_from_an_empty_server_to_imagery_on_the_map(empty_server, 
     assert inside.std() > 10 and (np.abs(inside - np.array([0x1D, 0x23, 0x30])).sum(axis=2) < 6).mean() < 0.05
     assert cdp.js("document.querySelector('.leaflet-image-layer').complete") is True
     assert _max_block(cdp) < BLOCK_S
-    print(f"first tile {first_tile:.2f} s after Create scene; longest main-thread task {_max_block(cdp) * 1000:.0f} ms")
+
+    # A link to the job opens fitted to its result, shown on the map.
+    cdp.open_page(f"{server.url}/?job={job_id}")
+    cdp.wait("document.body && document.body.dataset.overlayLoaded === '1'", timeout=60)
+    view = cdp.js("(() => { const b = window.satgeo.map.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()")
+    jw, js_, je, jn = job["bounds"]
+    assert view[0] <= jw and view[1] <= js_ and view[2] >= je and view[3] >= jn, (view, job["bounds"])
+    assert (je - jw) > 0.3 * (view[2] - view[0])  # fitted, not a world view
+    print(f"first tile {first_tile:.2f} s after the scene showed, all {all_tiles:.2f} s ({metatiles} metatiles); longest main-thread task {_max_block(cdp) * 1000:.0f} ms")
