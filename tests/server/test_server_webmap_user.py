@@ -21,10 +21,10 @@ websocket = pytest.importorskip("websocket", reason="websocket-client drives Chr
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 #: Bounds asserted here. The first tile follows the server's first metatile within AFTER_METATILE_S
-#: (FIRST_TILE_S only catches a hang: a metatile's render time depends on the machine's load);
+#: or half the metatile's render time on a loaded machine (FIRST_TILE_S only catches a hang);
 #: the page itself must never block for BLOCK_S.
 FIRST_TILE_S = 600.0
-AFTER_METATILE_S = 10.0
+AFTER_METATILE_S = 5.0
 BLOCK_S = 1.0
 
 
@@ -112,8 +112,10 @@ def test_new_user_goes_from_an_empty_server_to_imagery_on_the_map(empty_server, 
         time.sleep(0.1)
     first_tile = time.monotonic() - t_shown
     t_meta = t_meta or time.monotonic()
-    assert time.monotonic() - t_meta < AFTER_METATILE_S, \
-        f"the first tile showed {time.monotonic() - t_meta:.1f} s after the server rendered its first metatile"
+    # encoding, caching and sending tiles costs a fraction of rendering them, on a loaded machine too
+    lag, render = time.monotonic() - t_meta, t_meta - t_shown
+    assert lag < max(AFTER_METATILE_S, render / 2), \
+        f"the first tile showed {lag:.1f} s after the server rendered its first metatile (which took {render:.1f} s)"
     while cdp.js("document.body.dataset.tilesDone") != "1":
         _, rtt = cdp.timed_js("1")
         assert rtt < BLOCK_S and time.monotonic() - t_shown < 900
@@ -200,4 +202,5 @@ def test_new_user_goes_from_an_empty_server_to_imagery_on_the_map(empty_server, 
     jw, js_, je, jn = job["bounds"]
     assert view[0] <= jw and view[1] <= js_ and view[2] >= je and view[3] >= jn, (view, job["bounds"])
     assert (je - jw) > 0.3 * (view[2] - view[0])  # fitted, not a world view
-    print(f"first tile {first_tile:.2f} s after the scene showed, all {all_tiles:.2f} s ({metatiles} metatiles); longest main-thread task {_max_block(cdp) * 1000:.0f} ms")
+    print(f"first metatile rendered {render:.2f} s after the scene showed, first tile {lag:.2f} s later; "
+          f"first tile {first_tile:.2f} s after the scene showed, all {all_tiles:.2f} s ({metatiles} metatiles); longest main-thread task {_max_block(cdp) * 1000:.0f} ms")
