@@ -24,7 +24,7 @@ from server import store as st
 from server.middleware import BearerAuth, BodyLimit
 from server.scenes import SceneRegistry, model_card
 from server.schemas import (
-    Health, JobCreate, JobCreated, JobStatus, ModelInfo, Scene, SceneCreate, TileJSON, Upload,
+    Basemap, Health, JobCreate, JobCreated, JobStatus, ModelInfo, Scene, SceneCreate, TileJSON, Upload, WebMapConfig,
 )
 from server.settings import Settings
 from server.tiles import TileService
@@ -38,7 +38,7 @@ ERROR_STATUS = {InputError: 422, ModelError: 422, LimitError: 413, Cancelled: 40
 
 def _job_links(job_id: str) -> dict[str, str]:
     base = f"/v1/jobs/{job_id}"
-    return {"self": base, "result": f"{base}/result.tif", "stac": f"{base}/stac.json"}
+    return {"self": base, "result": f"{base}/result.tif", "stac": f"{base}/stac.json", "preview": f"{base}/preview.png"}
 
 
 def _scene_links(scene_id: str) -> dict[str, str]:
@@ -151,9 +151,24 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
             raise HTTPException(404, f"no job {job_id!r}")
         return job
 
+    result_bounds: dict[str, list[float]] = {}
+
+    def _bounds(job: st.Job) -> list[float] | None:
+        if job.status != st.SUCCEEDED:
+            return None
+        if job.id not in result_bounds:
+            path = job_dir(settings, job.id) / RESULT_NAME
+            if not path.is_file():
+                return None
+            from server.preview import cog_bounds_lonlat
+
+            result_bounds[job.id] = cog_bounds_lonlat(path)
+        return result_bounds[job.id]
+
     def _status(job: st.Job) -> JobStatus:
         return JobStatus(id=job.id, status=job.status, progress=job.progress, error=job.error,
-                         attempts=job.attempts, created=job.created, updated=job.updated, links=_job_links(job.id))
+                         attempts=job.attempts, created=job.created, updated=job.updated, links=_job_links(job.id),
+                         bounds=_bounds(job))
 
     @app.get("/v1/jobs", response_model=list[JobStatus])
     def list_jobs() -> list[JobStatus]:
@@ -184,6 +199,15 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
     def job_result(job_id: str) -> FileResponse:
         return FileResponse(_result(job_id), media_type="image/tiff; application=geotiff; profile=cloud-optimized",
                             filename=f"satgeo-{job_id}.tif")
+
+    @app.get("/v1/jobs/{job_id}/preview.png", response_class=FileResponse,
+             responses={200: {"content": {"image/png": {}}}})
+    def job_preview(job_id: str) -> FileResponse:
+        """The result warped to Web Mercator, at most 1024 px a side (the job's ``bounds`` place it)."""
+        from server.preview import job_preview as make_preview
+
+        png, _ = make_preview(_result(job_id))
+        return FileResponse(png, media_type="image/png")
 
     @app.get("/v1/jobs/{job_id}/stac.json", responses={200: {"content": {"application/json": {}}}})
     def job_stac(job_id: str) -> FileResponse:
@@ -232,7 +256,9 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
         from satgeo.models.registry import DEFAULT_MODEL
 
         return Scene(id=scene_id, name=spec["name"], bounds=spec["bounds"], native_zoom=spec["native_zoom"],
-                     minzoom=lo, maxzoom=hi, model=spec["model"] or DEFAULT_MODEL, links=_scene_links(scene_id))
+                     minzoom=lo, maxzoom=hi, model=spec["model"] or DEFAULT_MODEL, model_name=_model_name(spec),
+                     prompt=spec["prompt"], date=spec["date"], cloud_cover=spec["cloud_cover"], seed=spec["seed"],
+                     steps=spec["steps"], links=_scene_links(scene_id))
 
     @app.post("/v1/scenes", response_model=Scene, status_code=201)
     def create_scene(body: SceneCreate) -> Scene:
@@ -265,7 +291,7 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
         token = request.query_params.get("access_token")
         if token:
             url += f"?access_token={token}"
-        model = spec["model"] or "default"
+        model = _model_name(spec)
         return TileJSON(
             tilejson="3.0.0", name=spec["name"] or f"satgeo scene {scene_id}", tiles=[url],
             minzoom=lo, maxzoom=hi, bounds=[west, south, east, north],
@@ -293,6 +319,16 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
 
     # -- web map --------------------------------------------------------------------------------
 
+    @app.get("/v1/webmap", response_model=WebMapConfig)
+    def webmap_config() -> WebMapConfig:
+        from satgeo.models.registry import DEFAULT_MODEL
+
+        basemap = None
+        if settings.basemap_url:
+            basemap = Basemap(url=settings.basemap_url, attribution=settings.basemap_attribution or "",
+                              max_zoom=settings.basemap_max_zoom)
+        return WebMapConfig(basemap=basemap, max_area_km2=settings.max_area_km2, default_model=DEFAULT_MODEL)
+
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -308,6 +344,17 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
         app.add_middleware(BearerAuth, token=settings.token)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     return app
+
+
+def _model_name(spec: dict) -> str:
+    """The name a scene's model goes by: its card's name, else the checkpoint folder's name."""
+    from satgeo.models.registry import DEFAULT_MODEL
+
+    model = spec["model"] or DEFAULT_MODEL
+    try:
+        return model_card(model).name or Path(model).name
+    except Exception:  # noqa: BLE001 - a model that no longer loads still has a name to show
+        return Path(model).name
 
 
 def _warm_up() -> None:

@@ -74,7 +74,10 @@ def check_area_limits(area: Area, gsd: float | None, settings: Settings) -> None
     if not math.isfinite(km2) or km2 <= 0:
         raise InputError("area has no extent in its work CRS")
     if km2 > settings.max_area_km2:
-        raise LimitError(f"area is {km2:.2f} km², above this server's limit of {settings.max_area_km2:g} km²")
+        raise LimitError(f"area is {km2:,.2f} km², above this server's limit of {settings.max_area_km2:g} km²; "
+                         "draw or pass a smaller area")
+    if gsd:
+        area.check_pixels(gsd)
     west, south, east, north = work.bounds
     g = gsd or FALLBACK_GSD
     pixels = math.ceil((east - west) / g) * math.ceil((north - south) / g)

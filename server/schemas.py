@@ -69,6 +69,7 @@ class JobStatus(BaseModel):
     created: float
     updated: float
     links: dict[str, str]
+    bounds: Optional[list[float]] = Field(None, description="W S E N (EPSG:4326) of the result, once it exists")
 
 
 class LayerRef(Strict):
@@ -98,6 +99,12 @@ class Scene(BaseModel):
     minzoom: int
     maxzoom: int
     model: str
+    model_name: str = Field(description="the model's own name (``model`` may be a checkpoint path)")
+    prompt: Optional[str] = None
+    date: Optional[str] = None
+    cloud_cover: Optional[float] = None
+    seed: int = 0
+    steps: Optional[int] = None
     links: dict[str, str]
 
 
@@ -113,6 +120,20 @@ class ModelInfo(BaseModel):
     description: str
     available: bool
     default: bool
+
+
+class Basemap(BaseModel):
+    url: str
+    attribution: str
+    max_zoom: int
+
+
+class WebMapConfig(BaseModel):
+    """What the web map page needs to know about this server."""
+
+    basemap: Optional[Basemap] = None
+    max_area_km2: float
+    default_model: str
 
 
 class Health(BaseModel):

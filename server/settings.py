@@ -39,6 +39,12 @@ class Settings:
     #: How many zooms below / above the native zoom a scene serves.
     zooms_below: int = 6
     zooms_above: int = 3
+    #: XYZ URL template of a basemap under the scenes (``{z}/{x}/{y}``, optional ``{s}``); None: no basemap.
+    basemap_url: str | None = None
+    #: Attribution shown with the basemap (required whenever ``basemap_url`` is set).
+    basemap_attribution: str | None = None
+    #: Highest zoom the basemap has tiles for; the map scales them up beyond.
+    basemap_max_zoom: int = 19
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -67,6 +67,23 @@ def server_message(body: bytes) -> str:
     return _one_line(json.dumps(data))
 
 
+def model_entries(data) -> list:
+    """``/v1/models`` as dicts with name, family, available, default; the default first."""
+    items = data.get("models", data.get("items", [])) if isinstance(data, dict) else data
+    out = []
+    for item in items or []:
+        if isinstance(item, str):
+            item = {"name": item}
+        if isinstance(item, dict) and item.get("name"):
+            out.append({"name": str(item["name"]), "family": str(item.get("family") or ""),
+                        "available": bool(item.get("available", True)), "default": bool(item.get("default", False))})
+    if isinstance(data, dict) and isinstance(data.get("default"), str):
+        for m in out:
+            m["default"] = m["name"] == data["default"]
+    out.sort(key=lambda m: not m["default"])
+    return out
+
+
 class SatgeoClient:
     """The satgeo HTTP API (see DESIGN.md) at ``base_url``."""
 
@@ -169,22 +186,7 @@ class SatgeoClient:
 
     def models(self) -> list:
         """Model names the server offers (the default first when it says which)."""
-        data = self._json("GET", "/v1/models")
-        items = data.get("models", data.get("items", [])) if isinstance(data, dict) else data
-        names, default = [], None
-        for item in items or []:
-            if isinstance(item, str):
-                names.append(item)
-            elif isinstance(item, dict) and item.get("name"):
-                names.append(str(item["name"]))
-                if item.get("default"):
-                    default = str(item["name"])
-        if isinstance(data, dict) and isinstance(data.get("default"), str):
-            default = data["default"]
-        if default in names:
-            names.remove(default)
-            names.insert(0, default)
-        return names
+        return [m["name"] for m in model_entries(self._json("GET", "/v1/models"))]
 
     def _create(self, path: str, body: dict, no_id: str) -> str:
         """POST ``body`` to ``path``; the ``id`` of what the server created (``no_id`` explains its absence)."""
@@ -252,40 +254,62 @@ class SatgeoClient:
         return data
 
 
-def get_json_async(client: SatgeoClient, path: str, callback) -> object:
-    """GET ``path`` without blocking the GUI; ``callback(data, error_message)`` runs on the main thread.
+class AsyncGets:
+    """The GUI thread's GETs in flight. This object owns every reply it starts and releases each
+    exactly once, here: when it finishes (after the callback ran) or when ``abort_all`` drops it.
+    Nothing else may keep, query or delete a reply (a deleted reply's wrapper raises RuntimeError)."""
 
-    Returns the QNetworkReply (keep a reference until the callback ran).
-    """
-    from qgis.core import QgsNetworkAccessManager
+    def __init__(self) -> None:
+        self._replies: list = []
 
-    reply = QgsNetworkAccessManager.instance().get(client._request(path))
+    def __len__(self) -> int:
+        return len(self._replies)
 
-    def done():
+    def get(self, client: SatgeoClient, path: str, callback) -> None:
+        """GET ``path``; ``callback(data, error_message)`` runs on the main thread unless aborted first."""
+        from qgis.core import QgsNetworkAccessManager
+
+        reply = QgsNetworkAccessManager.instance().get(client._request(path))
+        self._replies.append(reply)
+        reply.finished.connect(lambda: self._finished(reply, client, path, callback))
+
+    def _finished(self, reply, client: SatgeoClient, path: str, callback) -> None:
+        if not any(r is reply for r in self._replies):
+            return  # aborted: abort_all released it
+        self._replies = [r for r in self._replies if r is not reply]
         try:
-            status = reply.attribute(_STATUS)
-            body = bytes(reply.readAll())
-            if status in (None, 0, ""):
-                callback(None, f"cannot reach the satgeo server at {client.base_url} ({_one_line(reply.errorString())})")
-            elif int(status) >= 400:
-                callback(None, f"server error {int(status)} on GET {path}: {server_message(body)}")
-            else:
-                try:
-                    data = json.loads(body.decode("utf-8"))
-                except (ValueError, UnicodeDecodeError):
-                    data = None
-                if data is None:
-                    callback(None, f"the server at {client.base_url} answered {path} with something that is not JSON")
-                else:
-                    callback(data, None)
+            data, error = _read_json_reply(reply, client, path)
+            callback(data, error)
         except Exception:  # noqa: BLE001 - an exception escaping a Qt slot would abort QGIS
-            from qgis.core import QgsMessageLog
-
             import traceback
+
+            from qgis.core import QgsMessageLog
 
             QgsMessageLog.logMessage(traceback.format_exc(), "satgeo")
         finally:
             reply.deleteLater()
 
-    reply.finished.connect(done)
-    return reply
+    def abort_all(self) -> None:
+        """Drop every reply in flight; their callbacks never run."""
+        replies, self._replies = self._replies, []
+        for reply in replies:
+            try:
+                reply.finished.disconnect()
+                reply.abort()
+                reply.deleteLater()
+            except (RuntimeError, TypeError):  # Qt already destroyed it (QGIS closing)
+                pass
+
+
+def _read_json_reply(reply, client: SatgeoClient, path: str) -> tuple:
+    """(data, None) or (None, a one-line error) from a finished QNetworkReply."""
+    status = reply.attribute(_STATUS)
+    body = bytes(reply.readAll())
+    if status in (None, 0, ""):
+        return None, f"cannot reach the satgeo server at {client.base_url} ({_one_line(reply.errorString())})"
+    if int(status) >= 400:
+        return None, f"server error {int(status)} on GET {path}: {server_message(body)}"
+    try:
+        return json.loads(body.decode("utf-8")), None
+    except (ValueError, UnicodeDecodeError):
+        return None, f"the server at {client.base_url} answered {path} with something that is not JSON"

@@ -19,7 +19,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 from . import geometry as geo
-from .client import SatgeoClient, ServerError, get_json_async
+from .client import AsyncGets, SatgeoClient, ServerError, model_entries
 from .compat import message_level
 from .layers import LayerError, add_live_layer, add_result_layer
 from .local_server import LocalServer
@@ -33,10 +33,11 @@ MESSAGE_SECONDS = 10
 class SatgeoController(QObject):
     areaChanged = pyqtSignal(str)  # a one-line description of the current area
     serverChecked = pyqtSignal(bool, str)  # (reachable, status text)
-    modelsLoaded = pyqtSignal(list)
+    modelsLoaded = pyqtSignal(list)  # dicts: name, family, available, default (the default first)
     resultAdded = pyqtSignal(object)  # the QgsRasterLayer
     runFinished = pyqtSignal(object)  # the SynthesisTask, whatever the outcome
     liveLayerAdded = pyqtSignal(object)
+    liveStatus = pyqtSignal(str)  # what the live layers are doing (rendering cold metatiles, up to date)
 
     def __init__(self, canvas, message_bar, project: Optional[QgsProject] = None, settings: Optional[PluginSettings] = None):
         super().__init__()
@@ -46,10 +47,11 @@ class SatgeoController(QObject):
         self.settings = settings or PluginSettings.load()
         self.area: Optional[QgsGeometry] = None
         self.area_crs: Optional[QgsCoordinateReferenceSystem] = None
-        self.layers: dict = {"building": None, "road": None, "water": None}
+        self.layers: dict = {kind: None for kind in geo.LAYER_KINDS}
         self.tasks: list = []
         self.local_server: Optional[LocalServer] = None
-        self._replies: list = []
+        self.requests = AsyncGets()
+        self.live_watch = LiveWatch(self)
         self.rect_tool = RectangleMapTool(canvas)
         self.rect_tool.rectangleDrawn.connect(self.on_rectangle)
         self.poly_tool = PolygonMapTool(canvas)
@@ -115,7 +117,10 @@ class SatgeoController(QObject):
 
     # -- server -----------------------------------------------------------------------------------
     def check_server(self) -> None:
-        """Asynchronous /health then /v1/models; results arrive as serverChecked / modelsLoaded."""
+        """Asynchronous /health then /v1/models; results arrive as serverChecked / modelsLoaded.
+
+        A new check supersedes one still in flight (its replies are dropped, its callbacks never run)."""
+        self.requests.abort_all()
         try:
             client = self.client()
         except ServerError as exc:
@@ -126,21 +131,17 @@ class SatgeoController(QObject):
             if error:
                 self.serverChecked.emit(False, error)
                 return
+            data = data if isinstance(data, dict) else {}
             self.serverChecked.emit(True, f"{data.get('status', 'ok')} (satgeo {data.get('version', '?')}, {data.get('jobs_active', 0)} active jobs)")
-            self._replies.append(get_json_async(client, "/v1/models", on_models))
+            self.requests.get(client, "/v1/models", on_models)
 
         def on_models(data, error):
             if error:
                 self.notify(error, "Warning")
                 return
-            items = data if isinstance(data, list) else data.get("models", [])
-            names = [m["name"] if isinstance(m, dict) else str(m) for m in items]
-            default = [m["name"] for m in items if isinstance(m, dict) and m.get("default")]
-            names.sort(key=lambda n: n not in default)
-            self.modelsLoaded.emit(names)
+            self.modelsLoaded.emit(model_entries(data))
 
-        self._replies = [r for r in self._replies if not r.isFinished()] if self._replies else []
-        self._replies.append(get_json_async(client, "/health", on_health))
+        self.requests.get(client, "/health", on_health)
 
     def start_local_server(self) -> LocalServer:
         if self.local_server is not None and self.local_server.is_running():
@@ -272,7 +273,9 @@ class SatgeoController(QObject):
             except LayerError as exc:
                 self.notify(str(exc), "Critical")
                 return
-            self.notify(f"live layer added (zoom {state['tilejson'].get('minzoom')}–{state['tilejson'].get('maxzoom')})", "Success")
+            self.notify(f"live layer added (zoom {state['tilejson'].get('minzoom')}–{state['tilejson'].get('maxzoom')}); "
+                        "the server generates its tiles on first view, which can take a while", "Success")
+            self.live_watch.watch(client)
             self.liveLayerAdded.emit(layer)
 
         task = QgsTask.fromFunction("satgeo: register live scene", work, on_finished=done)
@@ -281,13 +284,8 @@ class SatgeoController(QObject):
         return task
 
     def unload(self) -> None:
-        for reply in self._replies:
-            try:
-                reply.finished.disconnect()
-                reply.abort()
-            except (RuntimeError, TypeError):  # already finished and deleted
-                pass
-        self._replies = []
+        self.requests.abort_all()
+        self.live_watch.stop()
         self.bar = None
         for tool in (self.rect_tool, self.poly_tool):
             if self.canvas.mapTool() is tool:
@@ -300,3 +298,82 @@ class SatgeoController(QObject):
                 pass
         if self.local_server is not None:
             self.local_server.stop()
+
+
+class LiveWatch(QObject):
+    """While the canvas draws a live layer, polls the server's /health for its generated-metatile count
+    and reports it (``liveStatus``): cold metatiles can take tens of seconds and QGIS shows nothing meanwhile."""
+
+    POLL_MS = 1000
+
+    def __init__(self, controller: SatgeoController):
+        super().__init__()
+        from qgis.PyQt.QtCore import QTimer
+
+        self.controller = controller
+        self.client: Optional[SatgeoClient] = None
+        self.requests = AsyncGets()
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.POLL_MS)
+        self.timer.timeout.connect(self._poll)
+        self._start_count: Optional[int] = None
+        self._started = 0.0
+        self._connected = False
+
+    def watch(self, client: SatgeoClient) -> None:
+        self.client = client
+        if not self._connected:
+            canvas = self.controller.canvas
+            canvas.renderStarting.connect(self._render_starting)
+            canvas.mapCanvasRefreshed.connect(self._render_done)
+            self._connected = True
+        self._render_starting()
+
+    def _render_starting(self) -> None:
+        import time
+
+        if self.client is None:
+            return
+        self._started = time.monotonic()
+        self._start_count = None
+        self.controller.liveStatus.emit("live layer: rendering… the server generates tiles it has not made yet")
+        self._poll()
+        self.timer.start()
+
+    def _render_done(self) -> None:
+        if self.client is None or not self.timer.isActive():
+            return
+        self.timer.stop()
+        self.requests.abort_all()
+        self.controller.liveStatus.emit("live layer: up to date")
+
+    def _poll(self) -> None:
+        import time
+
+        if self.client is None or len(self.requests):
+            return
+
+        def on_health(data, error):
+            if error or not isinstance(data, dict) or not self.timer.isActive():
+                return
+            count = int((data.get("stats") or {}).get("metatiles_generated", 0))
+            if self._start_count is None:
+                self._start_count = count
+            made = count - self._start_count
+            self.controller.liveStatus.emit(
+                f"live layer: rendering… {made} new metatile(s) generated, {time.monotonic() - self._started:.0f} s"
+            )
+
+        self.requests.get(self.client, "/health", on_health)
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.requests.abort_all()
+        if self._connected:
+            try:
+                self.controller.canvas.renderStarting.disconnect(self._render_starting)
+                self.controller.canvas.mapCanvasRefreshed.disconnect(self._render_done)
+            except (RuntimeError, TypeError):
+                pass
+            self._connected = False
+        self.client = None

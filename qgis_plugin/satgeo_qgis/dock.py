@@ -7,20 +7,22 @@ import inspect
 import traceback
 
 from qgis.core import QgsMessageLog
-from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import QDate
+from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import QDate, Qt
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -46,6 +48,41 @@ def guarded(method):
     return wrapper
 
 
+#: GSD limits of the panel (m/px): 4 decimals reach every model's native GSD (pix2pix-banepa: 0.1318).
+GSD_DECIMALS, GSD_MAX = 4, 100.0
+
+
+def _group(title: str, collapsed: bool = False) -> QgsCollapsibleGroupBox:
+    box = QgsCollapsibleGroupBox(title)
+    box.setCollapsed(collapsed)
+    return box
+
+
+def _form(box) -> QFormLayout:
+    form = QFormLayout(box)
+    # labels above fields when the dock is narrow, never a row wider than the dock
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def _shrinkable(widget):
+    widget.setMinimumWidth(60)
+    widget.setSizePolicy(QSizePolicy.Policy.Ignored, widget.sizePolicy().verticalPolicy())
+    return widget
+
+
+class _PanelScroll(QScrollArea):
+    """Vertical-only scrolling; asks for a width where labels and fields sit side by side unclipped."""
+
+    DEFAULT_WIDTH = 340
+
+    def sizeHint(self):  # noqa: N802 - Qt API
+        hint = super().sizeHint()
+        hint.setWidth(self.DEFAULT_WIDTH)
+        return hint
+
+
 class SatgeoDock(QgsDockWidget):
     def __init__(self, controller: SatgeoController, parent=None):
         super().__init__("satgeo", parent)
@@ -54,73 +91,76 @@ class SatgeoDock(QgsDockWidget):
         s = controller.settings
         body = QWidget()
         outer = QVBoxLayout(body)
+        outer.setContentsMargins(4, 4, 4, 4)
 
         # server
-        server_box = QGroupBox("Server")
-        form = QFormLayout(server_box)
-        self.url = QLineEdit(s.server_url)
-        self.token = QLineEdit(s.token)
+        server_box = _group("Server")
+        form = _form(server_box)
+        self.url = _shrinkable(QLineEdit(s.server_url))
+        self.url.setPlaceholderText("http://127.0.0.1:8000")
+        self.token = _shrinkable(QLineEdit(s.token))
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setPlaceholderText("only for servers that print a bearer token")
+        self.token.setPlaceholderText("only if the server printed one")
         self.status = QLabel("not checked")
         self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.check_button = QPushButton("Check")
-        row = QHBoxLayout()
-        row.addWidget(self.status, 1)
-        row.addWidget(self.check_button)
-        self.python = QgsFileWidget()
+        self.python = _shrinkable(QgsFileWidget())
         self.python.setFilePath(s.python)
         self.python.setToolTip("A Python that has satgeo installed; used by 'Start local server'")
         self.start_button = QPushButton("Start local server")
         self.start_button.setEnabled(False)
         form.addRow("URL", self.url)
         form.addRow("Token", self.token)
-        form.addRow("Status", row)
+        form.addRow("Status", self.status)
+        form.addRow("", self.check_button)
         form.addRow("Python", self.python)
         form.addRow("", self.start_button)
         outer.addWidget(server_box)
 
         # generation
-        gen_box = QGroupBox("Generation")
-        form = QFormLayout(gen_box)
-        self.model = QComboBox()
+        gen_box = _group("Generation")
+        form = _form(gen_box)
+        self.model = _shrinkable(QComboBox())
         self.model.setEditable(True)
-        self.model.setToolTip("Empty: the server's default model")
+        self.model.setToolTip("Empty: the server's default model. A checkpoint path inside the server's --data-dir works too.")
         if s.model:
-            self.model.addItem(s.model)
-        self.prompt = QLineEdit(s.prompt)
-        self.prompt.setPlaceholderText("empty: caption from the area (DiffusionSat template)")
-        self.use_date = QCheckBox()
-        self.date = QDateEdit()
+            self.model.addItem(s.model, s.model)
+        self.prompt = _shrinkable(QLineEdit(s.prompt))
+        self.prompt.setPlaceholderText("empty: caption from the area")
+        self.use_date = QCheckBox("Date")
+        self.use_date.setToolTip("Send an acquisition date (diffusion models use it)")
+        self.date = _shrinkable(QDateEdit())
         self.date.setCalendarPopup(True)
         self.date.setDisplayFormat("yyyy-MM-dd")
         self.date.setDate(QDate.fromString(s.date, "yyyy-MM-dd") if s.date else QDate.currentDate())
         self.use_date.setChecked(bool(s.date))
-        date_row = QHBoxLayout()
-        date_row.addWidget(self.use_date)
-        date_row.addWidget(self.date, 1)
-        self.cloud = QDoubleSpinBox()
+        self.date.setEnabled(self.use_date.isChecked())
+        self.use_date.toggled.connect(self.date.setEnabled)
+        self.cloud = _shrinkable(QDoubleSpinBox())
         self.cloud.setRange(-0.01, 1.0)
         self.cloud.setSingleStep(0.05)
         self.cloud.setDecimals(2)
         self.cloud.setSpecialValueText("server default")
         self.cloud.setValue(s.cloud_cover if s.cloud_cover >= 0 else -0.01)
-        self.seed = QSpinBox()
+        self.seed = _shrinkable(QSpinBox())
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(s.seed)
-        self.gsd = QDoubleSpinBox()
-        self.gsd.setRange(0.0, 10000.0)
-        self.gsd.setDecimals(2)
+        self.gsd = _shrinkable(QDoubleSpinBox())
+        self.gsd.setDecimals(GSD_DECIMALS)
+        self.gsd.setRange(0.0, GSD_MAX)
+        self.gsd.setSingleStep(0.01)
         self.gsd.setSuffix(" m")
         self.gsd.setSpecialValueText("model's native")
+        self.gsd.setToolTip(f"Ground metres per pixel, up to {GSD_MAX:g}; 0: the model's native GSD")
         self.gsd.setValue(s.gsd)
-        self.steps = QSpinBox()
+        self.steps = _shrinkable(QSpinBox())
         self.steps.setRange(0, 1000)
         self.steps.setSpecialValueText("model default")
         self.steps.setValue(s.steps)
         form.addRow("Model", self.model)
         form.addRow("Prompt", self.prompt)
-        form.addRow("Date", date_row)
+        form.addRow(self.use_date, self.date)
         form.addRow("Cloud cover", self.cloud)
         form.addRow("Seed", self.seed)
         form.addRow("GSD", self.gsd)
@@ -128,11 +168,11 @@ class SatgeoDock(QgsDockWidget):
         outer.addWidget(gen_box)
 
         # layers
-        layer_box = QGroupBox("Map layers (optional)")
-        form = QFormLayout(layer_box)
+        layer_box = _group("Map layers (optional)")
+        form = _form(layer_box)
         self.layer_boxes = {}
-        for kind, label in (("building", "Footprints"), ("road", "Roads"), ("water", "Water")):
-            combo = QgsMapLayerComboBox()
+        for kind, label in (("building", "Footprints"), ("road", "Roads"), ("water", "Water"), ("vegetation", "Vegetation")):
+            combo = _shrinkable(QgsMapLayerComboBox())
             combo.setFilters(vector_layer_filter())
             combo.setAllowEmptyLayer(True)
             combo.setLayer(None)
@@ -142,40 +182,48 @@ class SatgeoDock(QgsDockWidget):
         outer.addWidget(layer_box)
 
         # area
-        area_box = QGroupBox("Area")
-        grid = QVBoxLayout(area_box)
-        buttons = QHBoxLayout()
+        area_box = _group("Area")
+        grid = QGridLayout(area_box)
         self.rect_button = QPushButton("Rectangle")
         self.poly_button = QPushButton("Polygon")
         self.extent_button = QPushButton("Canvas extent")
         self.selection_button = QPushButton("Selected feature")
-        for b in (self.rect_button, self.poly_button, self.extent_button, self.selection_button):
-            buttons.addWidget(b)
+        for i, b in enumerate((self.rect_button, self.poly_button, self.extent_button, self.selection_button)):
+            _shrinkable(b)
+            grid.addWidget(b, i // 2, i % 2)
         self.area_label = QLabel("no area yet")
         self.area_label.setWordWrap(True)
-        grid.addLayout(buttons)
-        grid.addWidget(self.area_label)
+        self.area_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        grid.addWidget(self.area_label, 2, 0, 1, 2)
         outer.addWidget(area_box)
 
         # output and actions
-        out_box = QGroupBox("Output")
-        form = QFormLayout(out_box)
-        self.output = QgsFileWidget()
+        out_box = _group("Output")
+        form = _form(out_box)
+        self.output = _shrinkable(QgsFileWidget())
         self.output.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.output.setFilePath(s.output_dir)
-        self.run_button = QPushButton("Synthesize")
-        self.live_button = QPushButton("Add live layer")
+        self.run_button = _shrinkable(QPushButton("Synthesize"))
+        self.live_button = _shrinkable(QPushButton("Add live layer"))
+        self.live_status = QLabel("")
+        self.live_status.setWordWrap(True)
+        self.live_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         form.addRow("Folder", self.output)
         actions = QHBoxLayout()
         actions.addWidget(self.run_button)
         actions.addWidget(self.live_button)
         form.addRow(actions)
+        form.addRow(self.live_status)
         outer.addWidget(out_box)
         outer.addStretch(1)
 
-        scroll = QScrollArea()
+        scroll = _PanelScroll()
         scroll.setWidgetResizable(True)
+        # the panel reflows to the dock's width and scrolls vertically only
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
+        self.scroll = scroll
         self.setWidget(scroll)
 
         self.check_button.clicked.connect(self.check)
@@ -189,6 +237,15 @@ class SatgeoDock(QgsDockWidget):
         controller.areaChanged.connect(self.area_label.setText)
         controller.serverChecked.connect(self.on_server)
         controller.modelsLoaded.connect(self.on_models)
+        controller.liveStatus.connect(self.live_status.setText)
+
+    def model_name(self) -> str:
+        """The model to send: an entry's name (its text also shows family and availability) or what was typed."""
+        text = self.model.currentText().strip()
+        index = self.model.findText(text)
+        if index >= 0 and self.model.itemData(index):
+            return str(self.model.itemData(index))
+        return text
 
     @guarded
     def apply(self) -> None:
@@ -197,7 +254,7 @@ class SatgeoDock(QgsDockWidget):
         s.server_url = self.url.text().strip()
         s.token = self.token.text().strip()
         s.python = self.python.filePath().strip() or "python3"
-        s.model = self.model.currentText().strip()
+        s.model = self.model_name()
         s.prompt = self.prompt.text().strip()
         s.date = self.date.date().toString("yyyy-MM-dd") if self.use_date.isChecked() else ""
         s.cloud_cover = self.cloud.value() if self.cloud.value() >= 0 else -1.0
@@ -221,12 +278,24 @@ class SatgeoDock(QgsDockWidget):
             self.start_button.setToolTip(f"No server answers; start one with {self.controller.settings.python} -m satgeo.cli serve")
 
     @guarded
-    def on_models(self, names: list) -> None:
-        current = self.model.currentText()
+    def on_models(self, models: list) -> None:
+        """Fill the model list: 'name (family)', unavailable models greyed out with how to get them."""
+        current = self.model_name()
         self.model.clear()
-        self.model.addItem("")  # the server's default
-        self.model.addItems(names)
-        self.model.setCurrentText(current)
+        self.model.addItem("", "")  # the server's default
+        for m in models:
+            family = f"{m['family']}, " if m.get("family") else ""
+            text = f"{m['name']} ({family}{'default' if m.get('default') else 'available'})" if m.get("available", True) \
+                else f"{m['name']} ({family}not downloaded: satgeo models pull {m['name']})"
+            self.model.addItem(text, m["name"])
+            if not m.get("available", True):
+                item = self.model.model().item(self.model.count() - 1)
+                item.setEnabled(False)
+        index = self.model.findData(current) if current else 0
+        if index >= 0:
+            self.model.setCurrentIndex(index)
+        else:
+            self.model.setCurrentText(current)
 
     @guarded
     def start_local(self) -> None:

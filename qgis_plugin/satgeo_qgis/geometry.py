@@ -23,6 +23,19 @@ WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 # Edges are densified before reprojection so that what is sent is what was drawn, in any CRS.
 DENSIFY_PER_EDGE = 16
 MAX_FEATURES = 200_000
+#: Layer classes the server draws (satgeo's mask classes), in the panel's and Processing's order.
+LAYER_KINDS = ("building", "road", "water", "vegetation")
+# The server classifies features by OSM-style tags; a feature without one gets its layer's class
+# this way, so a plain water or park polygon layer is not drawn as buildings.
+_DEFAULT_TAGS = {
+    ("building", "polygon"): ("building", "yes"),
+    ("road", "line"): ("highway", "road"),
+    ("water", "polygon"): ("natural", "water"),
+    ("water", "line"): ("waterway", "stream"),
+    ("vegetation", "polygon"): ("landuse", "grass"),
+}
+_CLASS_KEYS = {"building": ("building",), "road": ("highway",), "water": ("natural", "water", "waterway", "landuse"),
+               "vegetation": ("landuse", "natural", "leisure")}
 
 
 class AreaError(ValueError):
@@ -114,10 +127,20 @@ def layer_features(
             continue
         props = {name: _jsonable(feature[name]) for name in names}
         props["satgeo_class"] = kind
+        _tag_class(props, kind, geom)
         features.append({"type": "Feature", "geometry": geojson_geometry(geom), "properties": props})
         if len(features) > MAX_FEATURES:
             raise AreaError(f"layer '{layer.name()}' has more than {MAX_FEATURES} features in the area; use a smaller area")
     return features
+
+
+def _tag_class(props: dict, kind: str, geom: QgsGeometry) -> None:
+    """Give an untagged feature the tag that makes the server draw it as ``kind``."""
+    shape = "polygon" if geom.type() == geometry_type("Polygon") else "line" if geom.type() == geometry_type("Line") else ""
+    default = _DEFAULT_TAGS.get((kind, shape))
+    if default is None or any(props.get(k) not in (None, "", "no") for k in _CLASS_KEYS[kind]):
+        return
+    props[default[0]] = default[1]
 
 
 def feature_collection(layers: Iterable[tuple], project=None, within=None) -> Optional[dict]:

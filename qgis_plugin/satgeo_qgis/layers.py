@@ -25,11 +25,29 @@ def style_path(name: str) -> Optional[str]:
     return None
 
 
+def _holds_vector(node) -> bool:
+    from qgis.core import QgsLayerTree, QgsVectorLayer
+
+    if QgsLayerTree.isLayer(node):
+        return isinstance(node.layer(), QgsVectorLayer)
+    return any(isinstance(n.layer(), QgsVectorLayer) for n in node.findLayers())
+
+
 def satgeo_group(project: Optional[QgsProject] = None) -> QgsLayerTreeGroup:
+    """The top-level 'satgeo' group, kept just below the last top-level node holding vector layers:
+    imagery goes under the footprints, roads and areas it was made from."""
     root = (project or QgsProject.instance()).layerTreeRoot()
     group = root.findGroup(GROUP_NAME)
+    children = root.children()
+    below = max((i + 1 for i, node in enumerate(children) if node is not group and _holds_vector(node)), default=0)
     if group is None:
-        group = root.insertGroup(0, GROUP_NAME)
+        return root.insertGroup(below, GROUP_NAME)
+    here = children.index(group)
+    if here < below - 1:  # a vector layer sits below the group: move the group under it
+        moved = group.clone()
+        root.insertChildNode(below, moved)
+        root.removeChildNode(group)
+        group = moved
     return group
 
 

@@ -113,3 +113,42 @@ def test_empty_layer_and_dead_server_fail_cleanly(qp_env, server_url, qgis_app):
     assert proc.returncode != 0
     assert "cannot reach the satgeo server at http://127.0.0.1:9" in proc.stdout + proc.stderr
     assert not dest.exists()
+
+
+def _layer_file(path, geometry: dict) -> str:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": path.stem}, "geometry": geometry}]}))
+    return str(path)
+
+
+def test_extent_takes_every_layer_class(qp_env, server_url, model, qgis_app):
+    """Roads, water and vegetation layers reach the server's job as features it draws as such."""
+    _, _, root = qp_env
+    help_text = qgis_process(qp_env, "help", "satgeo:synthesizeextent").stdout
+    for name in ("FOOTPRINTS", "ROADS", "WATER", "VEGETATION"):
+        assert name in help_text, help_text[-2000:]
+    assert "ROADS" in qgis_process(qp_env, "help", "satgeo:synthesizevectorlayer").stdout
+    water = _layer_file(root / "lake.geojson", {"type": "Polygon", "coordinates": [
+        [[85.5197, 27.6301], [85.5200, 27.6301], [85.5200, 27.6304], [85.5197, 27.6301]]]})
+    park = _layer_file(root / "park.geojson", {"type": "Polygon", "coordinates": [
+        [[85.5202, 27.6301], [85.5205, 27.6301], [85.5205, 27.6304], [85.5202, 27.6301]]]})
+    road = _layer_file(root / "street.geojson", {"type": "LineString", "coordinates": [[85.5196, 27.6306], [85.5209, 27.6306]]})
+    dest = root / "classes.tif"
+    proc = qgis_process(qp_env, "--json", "run", "satgeo:synthesizeextent", "--",
+                        "EXTENT=85.5196,85.5209,27.6300,27.6310 [EPSG:4326]", f"FOOTPRINTS={os.path.join(DATA, 'banepa_buildings.geojson')}",
+                        f"ROADS={road}", f"WATER={water}", f"VEGETATION={park}", f"SERVER={server_url}", f"MODEL={model}",
+                        "GSD=2", f"OUTPUT={dest}")
+    results(proc)
+    assert QgsRasterLayer(str(dest), "classes").isValid()
+    data_dir = os.environ.get("SATGEO_TEST_DATA_DIR")
+    if not data_dir:
+        pytest.skip("the server's data dir is unknown (run through tests/qgis/test_qgis_plugin.py)")
+    jobs = sorted((p for p in (os.path.join(data_dir, "jobs", d, "footprints.geojson") for d in os.listdir(os.path.join(data_dir, "jobs")))
+                   if os.path.exists(p)), key=os.path.getmtime)
+    with open(jobs[-1]) as fh:
+        props = [f["properties"] for f in json.load(fh)["features"]]
+    classes = {p["satgeo_class"] for p in props}
+    assert classes == {"building", "road", "water", "vegetation"}, classes
+    by_name = {p.get("name"): p for p in props}
+    assert by_name["lake"]["natural"] == "water" and by_name["park"]["landuse"] == "grass"
+    assert by_name["street"]["highway"] == "road"

@@ -25,6 +25,26 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+
+def _basemap(url: str | None, attribution: str | None) -> tuple[str | None, str | None]:
+    """The basemap URL and its attribution, or a one-line InputError saying what is missing."""
+    if not url:
+        if attribution:
+            raise InputError("--basemap-attribution needs --basemap URL")
+        return None, None
+    url = url.strip()
+    if not url.startswith(("http://", "https://", "/")) or not all(k in url for k in ("{z}", "{x}", "{y}")):
+        raise InputError(f"--basemap must be an XYZ URL template with {{z}}, {{x}} and {{y}}, got {url!r}; "
+                         "e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    if not attribution:
+        if "openstreetmap.org" not in url:
+            raise InputError("--basemap needs --basemap-attribution TEXT: every basemap must credit its source")
+        attribution = OSM_ATTRIBUTION
+    return url, attribution
+
+
 def register(app: click.Group) -> None:
     @app.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True,
@@ -43,10 +63,16 @@ def register(app: click.Group) -> None:
     @click.option("--max-area-km2", default=25.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
     @click.option("--max-queued-jobs", default=16, show_default=True, type=click.IntRange(1))
     @click.option("--device", default=None, help="Torch device for generation (default: the engine's choice).")
+    @click.option("--basemap", "basemap_url", default=None, metavar="URL",
+                  help="XYZ tile URL template ({z}/{x}/{y}, optional {s}) shown under the scenes on the web map; "
+                       "off by default. See docs/server.md for OpenStreetMap's tiles and their usage policy.")
+    @click.option("--basemap-attribution", default=None, metavar="TEXT",
+                  help="Attribution of the --basemap tiles (required unless the URL is OpenStreetMap's).")
     @click.option("--log-level", default="warning", show_default=True,
                   type=click.Choice(["critical", "error", "warning", "info", "debug"]))
     def serve(host: str, port: int, data_dir: Path | None, token: str | None, cors_origins: tuple[str, ...],
-              metatile: int, max_area_km2: float, max_queued_jobs: int, device: str | None, log_level: str) -> None:
+              metatile: int, max_area_km2: float, max_queued_jobs: int, device: str | None, basemap_url: str | None, basemap_attribution: str | None,
+              log_level: str) -> None:
         """Run the generation server: jobs, live XYZ tiles and a web map at http://HOST:PORT/."""
         import uvicorn
 
@@ -58,6 +84,7 @@ def register(app: click.Group) -> None:
             cors_origins=list(cors_origins), metatile=metatile, max_area_km2=max_area_km2,
             max_queued_jobs=max_queued_jobs, device=device,
         )
+        settings.basemap_url, settings.basemap_attribution = _basemap(basemap_url, basemap_attribution)
         sock = _bind(host, port)
         app_ = create_app(settings)
         bound_port = sock.getsockname()[1]

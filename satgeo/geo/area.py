@@ -34,6 +34,8 @@ from satgeo.geo.grid import Grid
 WGS84 = CRS.from_epsg(4326)
 UPS_NORTH = CRS.from_epsg(32661)
 UPS_SOUTH = CRS.from_epsg(32761)
+#: Areas narrower than this many pixels are refused (nobody asks for a 1 px image on purpose).
+MIN_SIDE_PX = 2
 
 
 def parse_crs(value: CRS | str | int | None, default: CRS | None = None) -> CRS:
@@ -180,6 +182,7 @@ class Area:
                     f"bbox W={west:g} > E={east - 360:g} would span {east - west:g} degrees across the "
                     "antimeridian; did you swap W and E?"
                 )
+        _check_bbox_plausible((west, south, east, north), src)
         geom = box(west, south, east, north)
         return cls._from_source(geom, src, work_crs, "bbox")
 
@@ -278,6 +281,18 @@ class Area:
             raise InputError(f"GSD must be a positive number of metres, got {gsd}")
         return Grid.from_bounds(crs, bounds, float(gsd))
 
+    def check_pixels(self, gsd: float, min_px: int = MIN_SIDE_PX) -> None:
+        """Refuse an area narrower than ``min_px`` pixels at ``gsd`` ground metres (a typo, not a request)."""
+        # sides of the smallest enclosing rectangle: a thin sliver tilted by grid convergence still counts as thin
+        rect = shapely.minimum_rotated_rectangle(self.work_geometry())
+        xy = np.asarray(rect.exterior.coords) if rect.geom_type == "Polygon" else np.zeros((3, 2))
+        a, b = (float(np.hypot(*(xy[i + 1] - xy[i]))) for i in (0, 1))
+        if min(a, b) / gsd < min_px:
+            raise InputError(
+                f"the area is {_metres(min(a, b))} x {_metres(max(a, b))}, under {min_px} px at {gsd:g} m/px; "
+                f"give an area at least {_metres(min_px * gsd)} a side (check the bbox's CRS and coordinates)"
+            )
+
     def ground_gsd(self, grid: Grid) -> float:
         """Ground metres per pixel of ``grid`` at the area's centroid."""
         from satgeo.geo.metadata import ground_gsd
@@ -286,6 +301,34 @@ class Area:
 
     def to_geojson(self) -> dict:
         return mapping(self.geometry)
+
+
+def _metres(v: float) -> str:
+    return f"{v:.3g} m" if v < 1000 else f"{v / 1000:.3g} km"
+
+
+def _check_bbox_plausible(bbox: tuple[float, float, float, float], crs: CRS) -> None:
+    """Catch the two usual bbox typos before anything is computed: swapped lat/lon and degrees in metres."""
+    west, south, east, north = bbox
+    nums = " ".join(f"{v:g}" for v in bbox)
+    if crs.is_geographic:
+        # A sub-degree box beyond 80 degrees whose "longitudes" would be ordinary latitudes is
+        # almost always lat/lon given as lon/lat (polar work is done with polygons or wide boxes).
+        tiny = east - west < 1 and north - south < 1
+        if tiny and min(abs(south), abs(north)) > 80 and max(abs(west), abs(east)) <= 80:
+            raise InputError(
+                f"bbox {nums} is a tiny area near the pole (latitude {south:g}); latitude and longitude look "
+                f"swapped: a bbox is W S E N (lon lat lon lat), e.g. {south:g} {west:g} {north:g} {east:g} "
+                "(for a real polar area pass a polygon file as the area instead)"
+            )
+        return
+    if crs.is_projected and all(abs(v) <= 180 for v in (west, east)) and all(abs(v) <= 90 for v in (south, north)) \
+            and east - west < 2 and north - south < 2:
+        name = _crs_name(crs)
+        raise InputError(
+            f"bbox {nums} in {name} spans {_metres(east - west)} x {_metres(north - south)}; these look like "
+            f"degrees: drop the CRS (lon/lat, EPSG:4326, is the default) or give the bbox in {name} metres"
+        )
 
 
 def _norm_lonlat(lon: float, lat: float) -> tuple[float, float]:

@@ -1,83 +1,223 @@
-// satgeo web map: a scene's synthetic tiles over its footprints, a rectangle tool that
-// submits a job, its progress and the COG download. No framework, no CDN.
+// satgeo web map: scenes' synthetic tiles over an optional basemap, a form that turns a vector
+// file into a scene, a rectangle tool that submits a job, its progress, cancel, and the result
+// shown on the map and downloadable. No framework, no CDN.
 (function () {
   "use strict";
   const params = new URLSearchParams(location.search);
   const token = params.get("token") || params.get("access_token");
-  const headers = token ? { Authorization: "Bearer " + token } : {};
+  const authHeaders = token ? { Authorization: "Bearer " + token } : {};
   const withToken = (url) => (token ? url + (url.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token) : url);
   const $ = (id) => document.getElementById(id);
-  const state = { scene: null, tiles: null, footprints: null, footprintData: null, rect: null, tilesLoaded: 0 };
+  const state = {
+    map: null, config: null, models: [], scenes: [], scene: null, tiles: null, outline: null, footprints: null,
+    footprintData: null, rect: null, overlay: null, job: null, tilesLoaded: 0, tilesPending: 0, firstTileAt: null,
+  };
   window.satgeo = state; // for tests and the curious
 
-  const map = L.map("map", { zoomControl: true, attributionControl: true }).setView([0, 0], 2);
+  // The map's zoom range is fixed here: a tile layer's own minZoom would otherwise become the map's.
+  const map = L.map("map", { zoomControl: true, attributionControl: true, minZoom: 0, maxZoom: 22 });
+  state.map = map;
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
 
   async function api(path, options) {
-    const res = await fetch(path, Object.assign({ headers: Object.assign({ "Content-Type": "application/json" }, headers) }, options || {}));
-    const body = res.headers.get("content-type") && res.headers.get("content-type").includes("json") ? await res.json() : null;
-    if (!res.ok) throw new Error((body && body.detail) || res.status + " " + res.statusText);
+    options = options || {};
+    const headers = Object.assign({}, authHeaders, options.body instanceof FormData ? {} : { "Content-Type": "application/json" });
+    const res = await fetch(withToken(path), Object.assign({}, options, { headers }));
+    const type = res.headers.get("content-type") || "";
+    const body = type.includes("json") ? await res.json() : null;
+    if (!res.ok) {
+      const err = new Error((body && body.detail) || res.status + " " + res.statusText);
+      err.status = res.status;
+      throw err;
+    }
     return body;
   }
 
-  function message(text) { $("message").textContent = text || ""; }
-
-  async function showScene(scene) {
-    state.scene = scene;
-    if (state.tiles) map.removeLayer(state.tiles);
-    if (state.footprints) map.removeLayer(state.footprints);
-    const tj = await api(withToken(scene.links.tilejson));
-    state.tiles = L.tileLayer(tj.tiles[0], {
-      minZoom: 0, maxZoom: tj.maxzoom, minNativeZoom: tj.minzoom, maxNativeZoom: tj.maxzoom,
-      tileSize: tj.tileSize || 256, attribution: tj.attribution, bounds: [[tj.bounds[1], tj.bounds[0]], [tj.bounds[3], tj.bounds[2]]],
-    }).addTo(map);
-    state.tiles.on("tileload", () => { state.tilesLoaded += 1; document.body.dataset.tilesLoaded = state.tilesLoaded; });
-    state.tiles.on("tileerror", () => message("a tile failed to load"));
-    state.tiles.on("load", () => { document.body.dataset.tilesDone = "1"; }); // every visible tile drawn
-    const fz = params.get("zoom") ? Number(params.get("zoom")) : Math.min(tj.center[2], tj.maxzoom);
-    const b = tj.bounds;
-    if (params.get("lat") && params.get("lon")) map.setView([Number(params.get("lat")), Number(params.get("lon"))], fz);
-    else map.setView([(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], fz);
-    try {
-      state.footprintData = await api(withToken(scene.links.footprints));
-      state.footprints = L.geoJSON(state.footprintData, { style: { color: "#ffcc00", weight: 1, fill: false } });
-      if ($("show-footprints").checked) state.footprints.addTo(map);
-    } catch (e) { message("footprints: " + e.message); }
+  function message(text, kind) {
+    const el = $("message");
+    el.textContent = text || "";
+    el.className = kind || "";
   }
 
-  async function loadScenes() {
-    const scenes = await api(withToken("/v1/scenes"));
+  // -- scenes -------------------------------------------------------------------------------------
+
+  const sceneLabel = (s) => (s.name || "scene " + s.id.slice(0, 8)) + " · " + (s.model_name || s.model);
+  const latLngBounds = (b) => L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
+
+  function fitZoom(bounds, lo, hi) {
+    return Math.max(lo, Math.min(hi, map.getBoundsZoom(bounds)));
+  }
+
+  function updateZoomHint() {
+    const tj = state.tilejson;
+    if (!tj) { $("tile-status").textContent = ""; return; }
+    const z = map.getZoom();
+    if (z < tj.minzoom) $("tile-status").textContent = "zoom in to zoom " + tj.minzoom + " or closer to see the imagery (the outline marks the scene)";
+    else if (state.tilesPending > 0) $("tile-status").textContent = "rendering " + state.tilesPending + " tile(s)… the first view of a scene takes a while";
+    else $("tile-status").textContent = state.tilesLoaded ? "imagery is synthetic, generated by " + (state.scene.model_name || state.scene.model) : "";
+  }
+
+  async function showScene(scene, view) {
+    state.scene = scene;
+    for (const layer of [state.tiles, state.outline, state.footprints]) if (layer) map.removeLayer(layer);
+    state.tiles = state.outline = state.footprints = state.footprintData = null;
+    state.tilesPending = 0;
+    const tj = await api(scene.links.tilejson);
+    state.tilejson = tj;
+    const bounds = latLngBounds(tj.bounds);
+    map.setMaxZoom(tj.maxzoom);
+    if (view !== false) {
+      const z = params.get("zoom") ? Number(params.get("zoom")) : fitZoom(bounds, tj.minzoom, Math.min(tj.maxzoom, scene.native_zoom + 1));
+      if (params.get("lat") && params.get("lon")) map.setView([Number(params.get("lat")), Number(params.get("lon"))], z, { animate: false });
+      else map.setView(bounds.getCenter(), z, { animate: false });
+    }
+    // minZoom = minNativeZoom: below the scene's zooms the layer draws nothing instead of enumerating
+    // millions of native tiles; `bounds` keeps it from asking for tiles outside the scene.
+    state.tiles = L.tileLayer(withToken(tj.tiles[0]), {
+      minZoom: tj.minzoom, maxZoom: tj.maxzoom, minNativeZoom: tj.minzoom, maxNativeZoom: tj.maxzoom,
+      tileSize: tj.tileSize || 256, attribution: tj.attribution, bounds: bounds, keepBuffer: 1,
+    });
+    state.tiles.on("tileloadstart", () => { state.tilesPending += 1; updateZoomHint(); });
+    state.tiles.on("tileload", () => {
+      if (state.firstTileAt === null) { state.firstTileAt = performance.now(); document.body.dataset.firstTileMs = Math.round(state.firstTileAt); }
+      state.tilesLoaded += 1; state.tilesPending = Math.max(0, state.tilesPending - 1);
+      document.body.dataset.tilesLoaded = state.tilesLoaded; updateZoomHint();
+    });
+    state.tiles.on("tileerror", () => {
+      state.tilesPending = Math.max(0, state.tilesPending - 1);
+      message("a tile failed to render; see the server's log, then reload the page");
+    });
+    state.tiles.on("load", () => { document.body.dataset.tilesDone = "1"; updateZoomHint(); }); // every visible tile drawn
+    state.tiles.addTo(map);
+    state.outline = L.rectangle(bounds, { color: "#ffcc00", weight: 2, fill: false, dashArray: "4 4", interactive: false }).addTo(map);
+    $("fit").disabled = false;
+    $("draw").disabled = false; $("draw").title = "drag a rectangle over the scene";
+    document.body.dataset.sceneId = scene.id;
+    updateZoomHint();
+    try {
+      state.footprintData = await api(scene.links.footprints);
+      if (state.scene !== scene) return;
+      state.footprints = L.geoJSON(state.footprintData, { style: { color: "#ffcc00", weight: 1, fill: false }, interactive: false });
+      if ($("show-footprints").checked) state.footprints.addTo(map);
+    } catch (e) { message("the scene's footprints did not load (" + e.message + "); the imagery still shows"); }
+  }
+
+  function fillScenes(selectId) {
     const select = $("scene");
     select.innerHTML = "";
-    for (const s of scenes) {
+    for (const s of state.scenes) {
       const opt = document.createElement("option");
-      opt.value = s.id; opt.textContent = s.name || s.id.slice(0, 8);
+      opt.value = s.id; opt.textContent = sceneLabel(s);
       select.appendChild(opt);
     }
-    const wanted = params.get("scene");
-    const scene = scenes.find((s) => s.id === wanted) || scenes[scenes.length - 1];
-    if (scene) { select.value = scene.id; await showScene(scene); }
-    else message("no scenes yet: POST /v1/scenes to add one");
-    select.onchange = () => showScene(scenes.find((s) => s.id === select.value));
+    select.disabled = state.scenes.length === 0;
+    if (!state.scenes.length) select.innerHTML = '<option value="">no scenes yet</option>';
+    if (selectId) select.value = selectId;
   }
 
+  $("scene").onchange = () => {
+    const s = state.scenes.find((x) => x.id === $("scene").value);
+    if (s) showScene(s).catch((e) => message("cannot show the scene: " + e.message));
+  };
+  $("fit").onclick = () => {
+    if (!state.tilejson) return;
+    const b = latLngBounds(state.tilejson.bounds);
+    map.setView(b.getCenter(), fitZoom(b, state.tilejson.minzoom, state.tilejson.maxzoom));
+  };
   $("show-footprints").onchange = (e) => {
     if (!state.footprints) return;
     if (e.target.checked) state.footprints.addTo(map); else map.removeLayer(state.footprints);
   };
+  map.on("zoomend", updateZoomHint);
 
-  // Rectangle tool: press, drag, release.
+  // -- new scene: upload a vector file, then register it ------------------------------------------
+
+  function fillModels() {
+    const select = $("scene-model");
+    select.innerHTML = "";
+    select.disabled = false;
+    for (const m of state.models) {
+      const opt = document.createElement("option");
+      opt.value = m.name;
+      opt.textContent = m.name + " (" + m.family + (m.default ? ", default" : "") + (m.available ? ")" : ", not downloaded: satgeo models pull " + m.name + ")");
+      opt.disabled = !m.available;
+      if (m.default) opt.selected = true;
+      select.appendChild(opt);
+    }
+  }
+
+  $("scene-file").onchange = () => {
+    const f = $("scene-file").files[0];
+    if (f && !$("scene-name").value) $("scene-name").value = f.name.replace(/\.[^.]+$/, "");
+  };
+
+  async function createScene(file, fields) {
+    message("uploading " + file.name + "…", "info");
+    const form = new FormData();
+    form.append("file", file);
+    const up = await api("/v1/uploads", { method: "POST", body: form });
+    message("creating the scene (the first one loads the model)…", "info");
+    const body = { name: fields.name || file.name, layers: [{ path: up.path }], seed: fields.seed || 0 };
+    if (fields.model) body.model = fields.model;
+    if (fields.date) body.date = fields.date;
+    if (fields.native_zoom) body.native_zoom = fields.native_zoom;
+    const scene = await api("/v1/scenes", { method: "POST", body: JSON.stringify(body) });
+    state.scenes = state.scenes.filter((s) => s.id !== scene.id).concat([scene]);
+    fillScenes(scene.id);
+    message("");
+    await showScene(scene);
+    $("new-scene").open = false;
+    return scene;
+  }
+
+  $("scene-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const file = $("scene-file").files[0];
+    if (!file) { message("choose a GeoJSON or GeoPackage file of building footprints (roads, water, landuse too)"); return; }
+    const seed = $("scene-seed").value === "" ? 0 : Number($("scene-seed").value);
+    const zoom = $("scene-zoom").value === "" ? null : Number($("scene-zoom").value);
+    $("scene-create").disabled = true;
+    try {
+      await createScene(file, { name: $("scene-name").value.trim(), model: $("scene-model").value, seed, date: $("scene-date").value, native_zoom: zoom });
+    } catch (err) {
+      message("the scene was not created: " + err.message + (err.status === 413 ? " (use a smaller file or area)" : ""));
+    } finally { $("scene-create").disabled = false; }
+  };
+
+  // -- rectangle tool -> job ------------------------------------------------------------------------
+
+  function clearRect() { if (state.rect) { map.removeLayer(state.rect); state.rect = null; } }
+
   function startDrawing() {
+    if (!state.scene) { message("create or pick a scene first"); return; }
+    message("");
+    clearRect();
     map.dragging.disable();
+    L.DomUtil.disableTextSelection(); // a drag must not select the page's text
     map.getContainer().classList.add("drawing");
-    let start = null;
-    const down = (e) => { start = e.latlng; state.rect && map.removeLayer(state.rect); state.rect = L.rectangle([start, start], { color: "#e74c3c" }).addTo(map); };
+    $("draw-hint").textContent = "press, drag and release over the scene (Esc stops)";
+    let start = null, startPt = null;
+    const stop = () => {
+      map.off("mousedown", down); map.off("mousemove", move); map.off("mouseup", up);
+      document.removeEventListener("keydown", key);
+      map.dragging.enable(); L.DomUtil.enableTextSelection(); map.getContainer().classList.remove("drawing");
+      $("draw-hint").textContent = "";
+    };
+    const down = (e) => { start = e.latlng; startPt = e.containerPoint; state.rect = L.rectangle([start, start], { color: "#e74c3c", weight: 2 }).addTo(map); };
     const move = (e) => { if (start) state.rect.setBounds([start, e.latlng]); };
     const up = (e) => {
-      map.off("mousedown", down); map.off("mousemove", move); map.off("mouseup", up);
-      map.dragging.enable(); map.getContainer().classList.remove("drawing");
-      if (start) submitJob(L.latLngBounds(start, e.latlng));
+      stop();
+      if (!start) return;
+      if (Math.abs(e.containerPoint.x - startPt.x) < 5 || Math.abs(e.containerPoint.y - startPt.y) < 5) {
+        clearRect();
+        message("that was a click, not a rectangle: press Draw again, then press, drag and release");
+        return;
+      }
+      submitJob(L.latLngBounds(start, e.latlng));
     };
+    const key = (e) => { if (e.key === "Escape") { stop(); clearRect(); } };
     map.on("mousedown", down); map.on("mousemove", move); map.on("mouseup", up);
+    document.addEventListener("keydown", key);
   }
   $("draw").onclick = startDrawing;
 
@@ -86,36 +226,114 @@
     return state.footprintData.features.filter((f) => L.geoJSON(f).getBounds().intersects(bounds));
   }
 
-  async function submitJob(bounds) {
-    message("");
+  function jobBody(bounds) {
     const s = state.scene || {};
     const body = { bbox: [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()], crs: "EPSG:4326" };
-    if (s.model) body.model = s.model;
+    for (const k of ["model", "prompt", "date", "cloud_cover", "steps"]) if (s[k] !== null && s[k] !== undefined) body[k] = s[k];
+    body.seed = s.seed || 0;
     const feats = featuresIn(bounds);
     if (feats.length) body.footprints = { type: "FeatureCollection", features: feats };
+    return body;
+  }
+
+  async function submitJob(bounds) {
+    message("");
+    if (state.tilejson && !latLngBounds(state.tilejson.bounds).intersects(bounds)) {
+      clearRect();
+      message("the rectangle is outside the scene: draw it over the dashed outline");
+      return;
+    }
     try {
-      const job = await api(withToken("/v1/jobs"), { method: "POST", body: JSON.stringify(body) });
+      const job = await api("/v1/jobs", { method: "POST", body: JSON.stringify(jobBody(bounds)) });
       watchJob(job.id);
-    } catch (e) { message("job: " + e.message); }
+    } catch (e) {
+      clearRect();
+      const limit = state.config ? " (this server takes at most " + state.config.max_area_km2 + " km² per job)" : "";
+      message("the job was refused: " + e.message + (e.status === 413 ? limit : ""));
+    }
   }
   window.satgeoSubmitJob = (w, s, e, n) => submitJob(L.latLngBounds([s, w], [n, e]));
 
+  function showResult(job) {
+    if (state.overlay) map.removeLayer(state.overlay);
+    state.overlay = L.imageOverlay(withToken(job.links.preview), latLngBounds(job.bounds), { opacity: 1, interactive: false,
+      attribution: "SYNTHETIC job result (satgeo)" });
+    state.overlay.on("load", () => { document.body.dataset.overlayLoaded = "1"; });
+    if ($("job-overlay").checked) state.overlay.addTo(map);
+    $("job-overlay-label").hidden = false;
+  }
+  $("job-overlay").onchange = (e) => {
+    if (!state.overlay) return;
+    if (e.target.checked) state.overlay.addTo(map); else map.removeLayer(state.overlay);
+  };
+
   async function watchJob(id) {
+    state.job = id;
     $("job").hidden = false; $("job-id").textContent = id.slice(0, 8); $("job-download").hidden = true;
+    $("job-cancel").hidden = false; $("job-cancel").disabled = false; $("job-overlay-label").hidden = true;
     document.body.dataset.jobId = id;
+    document.body.dataset.jobStatus = "submitted";
+    $("job-status").textContent = "submitted"; $("job-progress").value = 0;
+    delete document.body.dataset.overlayLoaded;
     for (;;) {
+      if (state.job !== id) return; // a newer job took over the panel
       let job;
-      try { job = await api(withToken("/v1/jobs/" + id)); } catch (e) { message(e.message); return; }
+      try { job = await api("/v1/jobs/" + id); } catch (e) { message("lost track of the job: " + e.message); return; }
       $("job-status").textContent = job.status + (job.error ? ": " + job.error : "");
       $("job-progress").value = job.progress;
       document.body.dataset.jobStatus = job.status;
       if (job.status === "succeeded") {
-        const a = $("job-download"); a.href = withToken(job.links.result); a.hidden = false; return;
+        $("job-cancel").hidden = true;
+        const a = $("job-download"); a.href = withToken(job.links.result); a.hidden = false;
+        clearRect();
+        if (job.bounds) showResult(job);
+        return;
       }
-      if (job.status === "failed" || job.status === "cancelled") return;
+      if (job.status === "failed" || job.status === "cancelled") {
+        $("job-cancel").hidden = true;
+        clearRect();
+        if (job.status === "failed") message("the job failed: " + (job.error || "see the server's log") + "; adjust the area and draw again");
+        return;
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
   }
 
-  loadScenes().catch((e) => message(e.message));
+  $("job-cancel").onclick = async () => {
+    if (!state.job) return;
+    $("job-cancel").disabled = true;
+    try { await api("/v1/jobs/" + state.job, { method: "DELETE" }); } catch (e) { message("cancel failed: " + e.message); $("job-cancel").disabled = false; }
+  };
+
+  // -- start --------------------------------------------------------------------------------------
+
+  async function start() {
+    // the model list may wait for the server to import its model families: it never holds up the map
+    const models = api("/v1/models").then((m) => { state.models = m; fillModels(); })
+      .catch((e) => message("the model list did not load: " + e.message));
+    state.modelsLoaded = models;
+    const [config, scenes] = await Promise.all([api("/v1/webmap"), api("/v1/scenes")]);
+    state.config = config; state.scenes = scenes;
+    if (config.basemap) {
+      state.basemap = L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxNativeZoom: config.basemap.max_zoom,
+        maxZoom: 24, zIndex: 0 }).addTo(map);
+    }
+    const wanted = params.get("scene");
+    const scene = scenes.find((s) => s.id === wanted) || scenes[scenes.length - 1];
+    fillScenes(scene && scene.id);
+    const jobId = params.get("job");
+    const job = jobId ? await api("/v1/jobs/" + jobId) : null;
+    if (job && job.bounds) map.fitBounds(latLngBounds(job.bounds), { animate: false });
+    if (scene) {
+      await showScene(scene, !(job && job.bounds));
+    } else {
+      if (!(job && job.bounds)) map.setView([20, 0], 2);
+      $("new-scene").open = true;
+      message("no scenes yet: choose a vector file of footprints under “New scene” to start", "info");
+    }
+    if (job) watchJob(job.id);
+    document.body.dataset.ready = "1";
+  }
+
+  start().catch((e) => { map.setView([20, 0], 2); message("the page could not load from the server: " + e.message + "; is `satgeo serve` running?"); });
 })();

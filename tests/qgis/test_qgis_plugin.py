@@ -104,7 +104,7 @@ def server(tmp_path_factory):
     except Exception as exc:
         proc.kill()
         pytest.fail(f"satgeo serve did not answer the warm-up scene/tile ({exc}):\n" + "".join(log[-30:]))
-    yield url
+    yield url, data
     proc.terminate()
     try:
         proc.wait(15)
@@ -116,19 +116,23 @@ def server(tmp_path_factory):
 @needs_qgis
 def test_plugin_in_headless_qgis(server, tmp_path):
     """One QGIS process runs all of qgis_plugin/tests (QGIS start-up is the expensive part)."""
+    server, data_dir = server
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST_"))}
     env.update(
         QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path / "home"), XDG_RUNTIME_DIR=str(tmp_path),
         SATGEO_TEST_SERVER=server, SATGEO_TEST_MODEL=TINY_MODEL, SATGEO_TEST_PYTHON=sys.executable,
-        SATGEO_TEST_ARTIFACTS=str(tmp_path),
+        SATGEO_TEST_ARTIFACTS=str(tmp_path), SATGEO_TEST_DATA_DIR=str(data_dir),
         # QGIS's embedded Python finds its stdlib from the first python3 on PATH: make it Debian's, not pyenv's
         PATH=os.pathsep.join([os.path.dirname(QGIS_PYTHON), "/usr/bin", "/bin", env.get("PATH", "")]),
     )
     (tmp_path / "home").mkdir()
-    cmd = [QGIS_PYTHON, "-m", "pytest", "qgis_plugin/tests", "-q", "-rfEs", "-p", "no:cacheprovider",
+    # SATGEO_QGIS_TESTS narrows the run while working on one file (e.g. qgis_plugin/tests/test_qgis_dock.py)
+    selection = os.environ.get("SATGEO_QGIS_TESTS", "qgis_plugin/tests").split()
+    cmd = [QGIS_PYTHON, "-m", "pytest", *selection, "-q", "-rfEs", "-p", "no:cacheprovider",
            "-o", "addopts=", "--basetemp", str(tmp_path / "basetemp"), "-W", "ignore::pytest.PytestConfigWarning"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
+    print(out[-3000:])
     assert proc.returncode == 0, f"QGIS-side tests failed (rc={proc.returncode}):\n{out[-8000:]}"
     summary = [line for line in proc.stdout.splitlines() if re.search(r"\d+ passed", line)]
     assert summary, out[-3000:]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import shutil
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -15,84 +11,27 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from chromium_support import CHROMIUM, chromium_session
 from server_support import SCENE_ZOOM
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 websocket = pytest.importorskip("websocket", reason="websocket-client drives Chromium's DevTools protocol")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 MAP_BG = (0x1D, 0x23, 0x30)  # #map background in app.css: what shows where no tile was drawn
 
 
-class DevTools:
-    def __init__(self, ws_url: str) -> None:
-        self.ws = websocket.create_connection(ws_url, timeout=120)
-        self.n = 0
-
-    def call(self, method: str, **params):
-        self.n += 1
-        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.n:
-                if "error" in msg:
-                    raise RuntimeError(msg["error"])
-                return msg["result"]
-
-    def js(self, expr: str):
-        res = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
-        return res["result"].get("value")
-
-    def wait(self, expr: str, timeout: float = 120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.js(expr)
-            if value:
-                return value
-            time.sleep(0.25)
-        raise AssertionError(f"timed out waiting for {expr}")
-
-    def mouse(self, kind: str, x: float, y: float, buttons: int = 1) -> None:
-        self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", buttons=buttons, clickCount=1)
-
-
 @pytest.fixture
 def chromium(tmp_path):
-    profile = tmp_path / "profile"
-    proc = subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-         "--remote-debugging-port=0", "--window-size=900,700", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 60
-    while not port_file.exists() or not port_file.read_text().strip():
-        assert time.monotonic() < deadline and proc.poll() is None, "chromium did not start"
-        time.sleep(0.1)
-    port = int(port_file.read_text().split()[0])
-    pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
-    page = next(p for p in pages if p["type"] == "page")
-    tools = DevTools(page["webSocketDebuggerUrl"])
-    yield tools
-    tools.ws.close()
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from chromium_session(tmp_path / "profile")
 
 
 def test_map_draws_tiles_and_runs_a_job_from_a_rectangle(tile_server, chromium):
     server, scene = tile_server
     cdp = chromium
-    cdp.call("Page.enable")
-    cdp.call("Emulation.setDeviceMetricsOverride", width=900, height=700, deviceScaleFactor=1, mobile=False)
-    cdp.call("Page.navigate", url=f"{server.url}/?scene={scene['id']}&zoom={SCENE_ZOOM}")
+    cdp.open_page(f"{server.url}/?scene={scene['id']}&zoom={SCENE_ZOOM}", 900, 700)
     cdp.wait("document.body.dataset.tilesDone === '1'", timeout=300)
     cdp.wait("window.satgeo.footprints !== null")
     time.sleep(0.5)  # let Leaflet's fade-in finish
-    shot = cdp.call("Page.captureScreenshot", format="png")
-    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")).astype(int)
+    img = np.asarray(Image.open(io.BytesIO(cdp.screenshot())).convert("RGB")).astype(int)
     # where the scene is on screen (Leaflet's own projection), minus the settings panel on the right
     x0, y0, x1, y1 = cdp.js(
         "(() => { const b = L.latLngBounds(window.satgeo.tiles.options.bounds); const m = window.satgeo.tiles._map;"

@@ -61,7 +61,7 @@ class _Synthesize(QgsProcessingAlgorithm):
             self.CLOUD, "Cloud cover (0..1)", number_type("Double"), None, True, 0.0, 1.0))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Seed", number_type("Integer"), 0, False, 0, 2**31 - 1))
         self.addParameter(QgsProcessingParameterNumber(
-            self.GSD, "Ground sample distance (m/px; empty: the model's native)", number_type("Double"), None, True, 0.01, 10000.0))
+            self.GSD, "Ground sample distance (m/px; empty: the model's native)", number_type("Double"), None, True, 0.001, 100.0))
         self.addParameter(QgsProcessingParameterNumber(
             self.STEPS, "Sampling steps (diffusion models)", number_type("Integer"), None, True, 1, 1000))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Synthetic image"))
@@ -88,6 +88,27 @@ class _Synthesize(QgsProcessingAlgorithm):
     def area(self, parameters, context):
         """(geometry, crs, footprints FeatureCollection or None)."""
         raise NotImplementedError
+
+    #: optional layers of every class the server draws: (parameter, class, label)
+    CLASS_LAYERS = (
+        ("ROADS", "road", "Roads (optional; lines)"),
+        ("WATER", "water", "Water (optional; polygons or waterway lines)"),
+        ("VEGETATION", "vegetation", "Vegetation (optional; parks, forest, grass polygons)"),
+    )
+
+    def add_class_layers(self) -> None:
+        for name, _kind, label in self.CLASS_LAYERS:
+            self.addParameter(QgsProcessingParameterFeatureSource(
+                name, label, [source_type("VectorAnyGeometry")], optional=True))
+
+    def class_layers(self, parameters, context) -> list:
+        """(memory layer, class) of the optional road/water/vegetation layers that were given."""
+        out = []
+        for name, kind, _label in self.CLASS_LAYERS:
+            layer = _source_layer(self, parameters, name, context)
+            if layer is not None:
+                out.append((layer, kind))
+        return out
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
@@ -127,6 +148,7 @@ class SynthesizeExtent(_Synthesize):
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent"))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.FOOTPRINTS, "Footprints (optional; buildings to draw)", [source_type("VectorAnyGeometry")], optional=True))
+        self.add_class_layers()
         self.add_common()
 
     def area(self, parameters, context):
@@ -136,11 +158,12 @@ class SynthesizeExtent(_Synthesize):
         rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
         if rect.isEmpty() or rect.width() <= 0 or rect.height() <= 0:
             raise geo.AreaError("EXTENT is empty; give xmin,xmax,ymin,ymax [CRS] with some width and height")
+        layers = [(_source_layer(self, parameters, self.FOOTPRINTS, context), "building")]
+        layers += self.class_layers(parameters, context)
         footprints = None
-        layer = _source_layer(self, parameters, self.FOOTPRINTS, context)
-        if layer is not None:
+        if any(layer is not None for layer, _ in layers):
             aoi = geo.to_wgs84(QgsGeometry.fromRect(rect), crs, context.project())
-            footprints = geo.feature_collection([(layer, "building")], context.project(), within=aoi)
+            footprints = geo.feature_collection(layers, context.project(), within=aoi)
         return QgsGeometry.fromRect(rect), crs, footprints
 
 
@@ -154,11 +177,13 @@ class SynthesizeVectorLayer(_Synthesize):
         return "Vector layer to synthetic imagery"
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return "Synthesizes imagery over the extent of a footprint layer, drawing its features. " + HELP
+        return ("Synthesizes imagery over the extent of a footprint layer, drawing its features and those of the "
+                "optional road, water and vegetation layers inside it. " + HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.INPUT, "Footprint layer", [source_type("VectorAnyGeometry")]))
+        self.add_class_layers()
         self.add_common()
 
     def area(self, parameters, context):
@@ -166,7 +191,9 @@ class SynthesizeVectorLayer(_Synthesize):
         if layer is None:
             raise geo.AreaError("INPUT is not a readable vector layer")
         geom, crs = geo.layer_area(layer)
-        return geom, crs, geo.feature_collection([(layer, "building")], context.project())
+        aoi = geo.to_wgs84(geom, crs, context.project())
+        layers = [(layer, "building")] + self.class_layers(parameters, context)
+        return geom, crs, geo.feature_collection(layers, context.project(), within=aoi)
 
 
 def _source_layer(alg, parameters, name, context):
