@@ -61,14 +61,9 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     for layer in layers:
         if not layer.startswith("/vsi") and not Path(layer).exists():
             raise InputError(f"footprint layer {layer} does not exist")
-<<<<<<< HEAD
     for raster in condition_rasters:
         if not raster.startswith("/vsi") and not Path(raster).exists():
             raise InputError(f"condition raster {raster} does not exist")
-    request = RenderRequest(
-        area=_area(bbox, crs, aoi), layers=list(layers), model=model, prompt=prompt, date=parse_date(date_, "--date"),
-        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps, condition_rasters=list(condition_rasters),
-=======
     area = _area(bbox, crs, aoi)
     from satgeo.render.engine import check_gsd, get_generator
 
@@ -78,8 +73,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     area.check_pixels(gsd or card.native_gsd)
     request = RenderRequest(
         area=area, layers=list(layers), model=model, prompt=prompt, date=parse_date(date_, "--date"),
-        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps,
->>>>>>> h16
+        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps, condition_rasters=list(condition_rasters),
     )
     _check_conditions(request)
     bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
