@@ -265,12 +265,9 @@ class Pix2PixGenerator:
         if ph or pw:  # reflect-pad to what the U-Net can halve num_downs times
             masks = np.pad(masks, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
         x = self.encode(masks).to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-        self.net.set_noise_seeds(list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
-        try:
-            with torch.inference_mode():
-                y = self.net(x)
-        finally:
-            self.net.set_noise_seeds(None)
+        seeds = list(noise_seeds) if noise_seeds is not None and self.config.dropout else None
+        with torch.inference_mode():
+            y = self.net(x, seeds)
         y = ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
         out = y.permute(0, 2, 3, 1).cpu().numpy()
         return np.ascontiguousarray(out[:, :h, :w])

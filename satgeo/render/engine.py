@@ -118,6 +118,21 @@ def _check_layers_meet(layers, request: RenderRequest, bounds: tuple[float, floa
 # ------------------------------------------------------------------ window generation
 
 
+def _fixed_batch(gen: Generator, masks: np.ndarray, seeds: list[int]) -> np.ndarray:
+    """``gen.generate_batch`` on exactly BATCH windows, the last one repeated as padding.
+
+    CPU kernels (oneDNN's AVX2 convolutions among them) pick blockings by batch size, and
+    a different blocking rounds differently: a window's bytes would depend on how many
+    windows shared its pass, so on where a metatile or chunk cut the row.
+    """
+    n = len(masks)
+    if n == BATCH:
+        return gen.generate_batch(masks, seeds)
+    pad = BATCH - n
+    masks = np.concatenate([masks, np.repeat(masks[-1:], pad, axis=0)])
+    return gen.generate_batch(masks, list(seeds) + [seeds[-1]] * pad)[:n]
+
+
 def _row_maker(
     gen: Generator, lattice: Lattice, layers, request: RenderRequest, cancel: threading.Event | None,
     metadata: list[float] | None,
@@ -139,7 +154,7 @@ def _row_maker(
             if cancel is not None and cancel.is_set():
                 raise Cancelled("render cancelled")
             if batched:
-                out[k:k + BATCH] = gen.generate_batch(masks[k:k + BATCH], seeds[k:k + BATCH])
+                out[k:k + BATCH] = _fixed_batch(gen, masks[k:k + BATCH], seeds[k:k + BATCH])
             else:
                 for q in range(k, min(k + BATCH, len(js))):
                     req = RegionRequest(
