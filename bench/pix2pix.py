@@ -127,9 +127,7 @@ def main() -> None:
     def run_eager() -> None:
         with torch.no_grad():
             for k in range(len(masks)):
-                eager_net.set_noise_seeds([seeds[k]])
-                eager_net(eager.encode(masks[k:k + 1]))
-        eager_net.set_noise_seeds(None)
+                eager_net(eager.encode(masks[k:k + 1]), [seeds[k]])
 
     def run_path() -> None:
         for k in range(0, len(masks), 8):
