@@ -7,7 +7,13 @@ Prints one JSON object:
   ``torch.no_grad`` (what a straightforward script does);
 * ``render_path_tiles_per_s``: ``Pix2PixGenerator.generate_batch`` as the engine calls it
   (bf16 on AMX/CUDA, channels_last, batches of 8, inference_mode, seeded noise);
-* ``speedup``: their ratio (target >= 2);
+* ``speedup``: their ratio (target >= 2 where a faster native precision exists: AMX bf16, CUDA);
+* ``render_path_gflops``: FLOPs of the network per tile (``torch.utils.flop_counter``) x tiles/s;
+* ``matmul_gflops``: a 2048^3 matmul at the render path's dtype on the same device and threads,
+  timed in the same run right before and after the render path (best of each);
+* ``fraction_of_matmul``: their ratio, how close the render path gets to the machine's GEMM bound
+  (target >= 0.8 on fp32-only CPUs);
+* ``cpu``: ATen's kernel level (``ATEN_CPU_CAPABILITY`` can lower it) and oneDNN's ISA cap, if any;
 * ``rss``: peak resident memory of ``render_to_cog`` of an ``rss-size`` x ``rss-size`` px COG, run in
   a fresh subprocess (``resource.getrusage``), with the model named by ``--rss-model``
   (``tiny``: a 256 px / 64 px-overlap generator of ngf 4, the same pipeline at a fraction of the
@@ -55,6 +61,35 @@ def tiles_per_s(fn, n_tiles: int, repeat: int = 2) -> float:
         fn()
         best = min(best, time.perf_counter() - t)
     return n_tiles / best
+
+
+def matmul_gflops(dtype, device, n: int = 2048, repeat: int = 3) -> float:
+    """Best-of GFLOP/s of an n x n x n matmul: the GEMM bound the render path is measured against."""
+    import torch
+
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeat):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def flops_per_tile(gen, masks, seeds) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = gen.encode(masks[:1]).to(gen.device, gen.dtype).contiguous(memory_format=torch.channels_last)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        gen.net(x, seeds[:1])
+    return float(counter.get_total_flops())
 
 
 def seams(gen, lat, layers, n: int) -> dict:
@@ -127,9 +162,7 @@ def main() -> None:
     def run_eager() -> None:
         with torch.no_grad():
             for k in range(len(masks)):
-                eager_net.set_noise_seeds([seeds[k]])
-                eager_net(eager.encode(masks[k:k + 1]))
-        eager_net.set_noise_seeds(None)
+                eager_net(eager.encode(masks[k:k + 1]), [seeds[k]])
 
     def run_path() -> None:
         for k in range(0, len(masks), 8):
@@ -139,12 +172,21 @@ def main() -> None:
         out_seams = seams(gen, lat, layers, args.seams)
     threads = torch.get_num_threads()
     eager_tps = tiles_per_s(run_eager, len(masks))
+    mm_before = matmul_gflops(gen.dtype, gen.device)
     path_tps = tiles_per_s(run_path, len(masks))
+    mm_after = matmul_gflops(gen.dtype, gen.device)
+    mm = max(mm_before, mm_after)
+    gflops = flops_per_tile(gen, masks, seeds) * path_tps / 1e9
     out = {
         "model": card.name, "tile": t, "tiles": len(masks), "threads": threads,
         "render_dtype": str(gen.dtype).replace("torch.", ""), "device": str(gen.device),
+        "cpu": {"aten": torch.backends.cpu.get_cpu_capability(),
+                "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "")},
         "eager_fp32_tiles_per_s": round(eager_tps, 3), "render_path_tiles_per_s": round(path_tps, 3),
         "speedup": round(path_tps / eager_tps, 2),
+        "render_path_gflops": round(gflops, 2), "matmul_gflops": round(mm, 2),
+        "matmul_gflops_before_after": [round(mm_before, 2), round(mm_after, 2)],
+        "fraction_of_matmul": round(gflops / mm, 3),
     }
     if args.seams:
         out["seams"] = out_seams

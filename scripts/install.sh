@@ -8,4 +8,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   python3-qgis qgis-providers qgis python3-pytest chromium chromium-driver >/dev/null
-python3 -m pip install -q -c constraints.txt -e ".[dev,ray]"
+python3 -m pip install -q -c constraints.txt -e ".[dev,ray,train]"

@@ -96,11 +96,10 @@ def run_ray(
     Each actor reserves one CPU (and one GPU when the cluster has GPUs); ``threads`` sets
     its torch threads (Ray's default for a one-CPU actor is one).
     """
-    try:
-        import ray
-        import ray.data
-    except ImportError:
-        raise InputError("--engine ray needs Ray: pip install 'satgeo[ray]'") from None
+    from satgeo.extras import require
+
+    ray = require("ray")
+    require("ray.data")
     if not tasks:
         return
     started = _connect(ray, address, workers)

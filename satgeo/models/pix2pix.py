@@ -335,16 +335,11 @@ class Pix2PixGenerator:
         if side is not None:
             x = torch.cat([x, torch.from_numpy(side)], 1)
         x = x.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-        if self.config.arch == "local":
-            with torch.inference_mode():
+        with torch.inference_mode():
+            if self.config.arch == "local":
                 y = self.net(x)
-        else:
-            self.net.set_noise_seeds(list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
-            try:
-                with torch.inference_mode():
-                    y = self.net(x)
-            finally:
-                self.net.set_noise_seeds(None)
+            else:
+                y = self.net(x, list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
         y = ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
         out = y.permute(0, 2, 3, 1).cpu().numpy()
         return np.ascontiguousarray(out[:, c:h - c, c:w - c])

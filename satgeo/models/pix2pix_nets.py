@@ -8,6 +8,8 @@ every skip block keeps one ``nn.Sequential`` called ``model`` whose indices matc
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
@@ -25,23 +27,20 @@ def _norm(kind: str, channels: int) -> nn.Module:
 class SeededDropout(nn.Dropout):
     """Dropout whose masks can come from per-sample seeds (drawn on the CPU).
 
-    In training it is plain dropout. At inference, ``seeds`` (one int per batch item)
-    makes the noise a pure function of the seed, whatever the device or batch order;
-    ``seeds = None`` and eval mode switch the noise off.
+    In training it is plain dropout. At inference, ``seeds`` (one int per batch item, an
+    argument of the call: a module shared by threads holds no per-call state) makes the
+    noise a pure function of the seed, whatever the device or batch order; ``seeds=None``
+    in eval mode switches the noise off.
     """
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p)
-        self.seeds: list[int] | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training or self.seeds is None:
+    def forward(self, x: torch.Tensor, seeds: Sequence[int] | None = None) -> torch.Tensor:
+        if self.training or seeds is None:
             return super().forward(x)
-        if len(self.seeds) != x.shape[0]:
-            raise ValueError(f"{len(self.seeds)} noise seeds for a batch of {x.shape[0]}")
+        if len(seeds) != x.shape[0]:
+            raise ValueError(f"{len(seeds)} noise seeds for a batch of {x.shape[0]}")
         keep = 1.0 - self.p
         masks = []
-        for s in self.seeds:
+        for s in seeds:
             g = torch.Generator(device="cpu").manual_seed(int(s))
             masks.append(torch.rand(x.shape[1:], generator=g) < keep)
         mask = torch.stack(masks).to(device=x.device, dtype=x.dtype)
@@ -83,10 +82,13 @@ class SkipBlock(nn.Module):
                 layers.append(SeededDropout(0.5))
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, seeds: Sequence[int] | None = None) -> torch.Tensor:
+        y = x
+        for layer in self.model:
+            y = layer(y, seeds) if isinstance(layer, (SkipBlock, SeededDropout)) else layer(y)
         if self.outermost:
-            return self.model(x)
-        return torch.cat([x, self.model(x)], 1)
+            return y
+        return torch.cat([x, y], 1)
 
 
 class UNetGenerator(nn.Module):
@@ -110,13 +112,9 @@ class UNetGenerator(nn.Module):
         self.model = SkipBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, norm=norm)
         self.num_downs = num_downs
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
-    def set_noise_seeds(self, seeds: list[int] | None) -> None:
-        for m in self.modules():
-            if isinstance(m, SeededDropout):
-                m.seeds = seeds
+    def forward(self, x: torch.Tensor, noise_seeds: Sequence[int] | None = None) -> torch.Tensor:
+        """``noise_seeds``: one per batch item, for the seeded dropout noise at inference."""
+        return self.model(x, noise_seeds)
 
 
 class PatchDiscriminator(nn.Module):

@@ -177,6 +177,22 @@ def _randomise_zero_layers(model: torch.nn.Module, std: float = 0.05) -> None:
                 p.normal_(0.0, std)
 
 
+def _scale_preserving_control_path(cn: torch.nn.Module) -> None:
+    """Random weights that carry the map through to the UNet at its own scale.
+
+    PyTorch's default conv init shrinks a signal about 3x per layer, so through the 8 convs
+    of the conditioning embedding and the zero-initialised output convs (given small random
+    weights) a map changed the UNet's prediction by ~1e-6 relative: the tiny ControlNet did
+    not follow the map. He-normal weights keep each layer's output at its input's scale.
+    """
+    with torch.no_grad():
+        convs = [m for m in cn.controlnet_cond_embedding.modules() if isinstance(m, torch.nn.Conv2d)]
+        for m in convs:
+            m.weight.normal_(0.0, (2.0 / m.weight[0].numel()) ** 0.5)
+        for m in [*cn.controlnet_down_blocks, cn.controlnet_mid_block]:
+            m.weight.normal_(0.0, (1.0 / m.weight[0].numel()) ** 0.5)
+
+
 def build_tiny_controlnet(
     folder: str | Path, base_root: str | Path, variant: str = "diffusionsat", seed: int = 1
 ) -> Path:
@@ -192,7 +208,7 @@ def build_tiny_controlnet(
     torch.manual_seed(seed)
     unet = load_satunet(find_unet_dir(Path(base_root)))
     cn = controlnet_from_unet(unet, variant=variant, conditioning_embedding_out_channels=(8, 16, 32, 32))
-    _randomise_zero_layers(cn, std=0.02)
+    _scale_preserving_control_path(cn)
     folder = Path(folder)
     cn.save_pretrained(folder, safe_serialization=True)
     return folder

@@ -139,6 +139,22 @@ def _check_layers_meet(layers, request: RenderRequest, bounds: tuple[float, floa
 # ------------------------------------------------------------------ window generation
 
 
+def _fixed_batch(gen: Generator, size: int, masks: np.ndarray, seeds: list[int],
+                 origins: list[tuple[int, int]], **kwargs) -> np.ndarray:
+    """``gen.generate_batch`` on exactly ``size`` windows, the last one repeated as padding.
+
+    CPU kernels (oneDNN's AVX2 convolutions among them) pick blockings by batch size, and
+    a different blocking rounds differently: a window's bytes would depend on how many
+    windows shared its pass, so on where a metatile or chunk cut the row.
+    """
+    n = len(masks)
+    pad = size - n
+    if pad:
+        masks = np.concatenate([masks, np.repeat(masks[-1:], pad, axis=0)])
+        seeds, origins = list(seeds) + [seeds[-1]] * pad, list(origins) + [origins[-1]] * pad
+    return gen.generate_batch(masks, seeds, origins=origins, **kwargs)[:n]
+
+
 def _row_maker(
     gen: Generator, lattice: Lattice, layers, request: RenderRequest, cancel: threading.Event | None,
     metadata: list[float] | None,
@@ -165,9 +181,9 @@ def _row_maker(
             if cancel is not None and cancel.is_set():
                 raise Cancelled("render cancelled")
             if batched:
-                out[k:k + batch] = gen.generate_batch(
-                    masks[k:k + batch], seeds[k:k + batch], origins=origins[k:k + batch], field_seed=f_seed,
-                    gsd=lattice.gsd,
+                out[k:k + batch] = _fixed_batch(
+                    gen, batch, masks[k:k + batch], seeds[k:k + batch], origins=origins[k:k + batch],
+                    field_seed=f_seed, gsd=lattice.gsd,
                 )
             else:
                 for q in range(k, min(k + batch, len(js))):

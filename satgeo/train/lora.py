@@ -18,20 +18,21 @@ import torch
 import torch.nn.functional as F
 
 from satgeo.errors import ModelError
+from satgeo.extras import require
 from satgeo.train.controlnet import DiffusionTrainOptions, _fit, _start, _write_manifest
 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 
 def lora_config(rank: int, alpha: float | None = None, targets=TARGETS):
-    from peft import LoraConfig
+    LoraConfig = require("peft").LoraConfig
 
     return LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=list(targets), init_lora_weights="gaussian")
 
 
 def train_lora(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTrainOptions,
                progress: Callable[[int, float], None] | None = None) -> Path:
-    from peft import get_peft_model_state_dict
+    get_peft_model_state_dict = require("peft").get_peft_model_state_dict
     from safetensors.torch import save_file
 
     run = _start(base, shards, opts)
@@ -61,7 +62,7 @@ def train_lora(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTra
 
 def apply_lora(unet, folder: Path, spec: dict) -> None:
     """Load ``folder/lora/adapter.safetensors`` into ``unet`` (strictly) and merge it into the weights."""
-    from peft import set_peft_model_state_dict
+    set_peft_model_state_dict = require("peft").set_peft_model_state_dict
     from safetensors.torch import load_file
 
     f = folder / "lora" / "adapter.safetensors"

@@ -121,7 +121,9 @@ def make_shards(chips: Sequence[str | Path], layers: Sequence, out_dir: str | Pa
 
 def iter_samples(shards: str | Sequence[str | Path], need_mask: bool = False) -> Iterator[Sample]:
     """Samples from shard files / brace patterns, in order (one pass)."""
-    import webdataset as wds
+    from satgeo.extras import require
+
+    wds = require("webdataset")
 
     urls = shards if isinstance(shards, str) else [str(s) for s in shards]
     if isinstance(urls, list) and not urls:

@@ -41,6 +41,7 @@ def test_every_chunk_is_a_valid_tagged_cog_on_its_planned_grid(reference_run, ti
     assert not [p for p in (out / "chunks").iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.determinism
 def test_the_mosaic_is_one_seamless_image_equal_to_a_single_render(reference_run, tiny_model):
     out, _ = reference_run
     job = prepare(BatchOptions([str(SUBSET)], out, model=tiny_model, **JOB), log=lambda m: None)
@@ -83,6 +84,7 @@ def test_stac_catalog_has_one_synthetic_item_per_chunk_with_projection(reference
     assert summary_json["tiles"] == summary.tiles and summary_json["bytes_total"] > 0
 
 
+@pytest.mark.determinism
 def test_interrupted_then_resumed_is_byte_identical(reference_run, tiny_model, tmp_path):
     ref, _ = reference_run
     out = tmp_path / "out"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from satgeo.geo.grid import Grid
@@ -54,6 +55,7 @@ def _mosaic(pipe, windows, order=None):
         return to_uint8(pipe.decode(_latents(pipe, windows, order))[0])
 
 
+@pytest.mark.determinism
 def test_two_by_two_window_mosaic_is_seamless_and_order_independent(tiny_pipe):
     # 2x2 windows of 32 latents (256 px) sharing 8 latents (64 px): a 56x56 latent, 448 px region
     windows = plan_windows(56, 56, 32, 8)
@@ -74,6 +76,7 @@ def test_two_by_two_window_mosaic_is_seamless_and_order_independent(tiny_pipe):
     assert seam_ratio(naive, [256], [256]) > 1.10 > ratio
 
 
+@pytest.mark.determinism
 def test_generator_region_is_deterministic_and_aligned(tiny_root):
     from satgeo.models.registry import load_generator
 

@@ -15,6 +15,7 @@ CAPTION = "a fmow satellite image of a park in Nepal"
 MD = [600.0, 650.0, 500.0, 100.0, 333.0, 416.0, 322.0]
 
 
+@pytest.mark.determinism
 def test_same_request_same_pixels_and_metadata_matters(tiny_pipe):
     a = tiny_pipe(CAPTION, MD, steps=3, seed=1)
     b = tiny_pipe(CAPTION, MD, steps=3, seed=1)

@@ -11,6 +11,8 @@ import torch
 from satgeo.errors import InputError
 from satgeo.train.shards import Sample, load_samples, write_shards
 
+pytest.importorskip("webdataset", reason="reading shards needs the satgeo[train] extra (webdataset)")
+
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
@@ -63,6 +65,7 @@ def test_train_controlnet_cli_then_render_with_it(shards, tiny_root, tmp_path):
 
 
 def test_train_lora_merges_into_the_base(shards, tiny_root, tmp_path):
+    pytest.importorskip("peft", reason="LoRA needs the satgeo[train] extra (peft)")
     from satgeo.models.diffusionsat import DiffusionSatPipeline
     from satgeo.models.registry import load_generator
     from satgeo.train.controlnet import DiffusionTrainOptions

@@ -49,6 +49,7 @@ def _read(path: Path):
         return src.read(), src.tags(), src.crs, src.transform, src.overviews(1)
 
 
+@pytest.mark.determinism
 def test_render_cog_same_seed_same_bytes_other_seed_other_pixels(demo_request, tmp_path):
     progress: list[float] = []
     a = render_to_cog(demo_request, tmp_path / "a.tif", progress=progress.append)
@@ -67,6 +68,7 @@ def test_render_cog_same_seed_same_bytes_other_seed_other_pixels(demo_request, t
     assert len(tags["MODEL_HASH"]) == 64 and tags["METADATA"].startswith("[")
 
 
+@pytest.mark.determinism
 def test_chunks_are_exact_crops_of_one_image(demo_request):
     """Render a grid, then its four quarters in reverse order: identical pixels (order-free, seamless)."""
     from rasterio.crs import CRS

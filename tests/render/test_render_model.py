@@ -91,6 +91,7 @@ def test_corrupt_checkpoints_give_one_line_errors(tmp_path):
     assert cfg.ngf == 4
 
 
+@pytest.mark.determinism
 def test_seeded_noise_is_deterministic_per_window(tiny_model):
     gen = load_pix2pix(tiny_model)
     m = _masks(3)

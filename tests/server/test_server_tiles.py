@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import mercantile
 import numpy as np
+import pytest
 from PIL import Image
 
 from server_support import FOOTPRINTS, SCENE_ZOOM
@@ -114,6 +115,7 @@ def _local_service(server, tmp_path, **settings) -> tuple[TileService, str]:
     return TileService(config, registry), scene_id
 
 
+@pytest.mark.determinism
 def test_same_bytes_whatever_order_or_metatile_cut(tile_server, tmp_path):
     server, scene = tile_server
     z = SCENE_ZOOM
