@@ -139,6 +139,12 @@ def _check_layers_meet(layers, request: RenderRequest, bounds: tuple[float, floa
 # ------------------------------------------------------------------ window generation
 
 
+def batch_size(card: ModelCard) -> int:
+    """Windows per forward pass: about the memory of ``BATCH`` windows of 256 px, always the same for a model."""
+    side = card.tile_size + 2 * int(getattr(card, "context", 0))
+    return max(1, BATCH * 256 * 256 // side**2)
+
+
 def _fixed_batch(gen: Generator, size: int, masks: np.ndarray, seeds: list[int],
                  origins: list[tuple[int, int]], **kwargs) -> np.ndarray:
     """``gen.generate_batch`` on exactly ``size`` windows, the last one repeated as padding.
@@ -163,7 +169,7 @@ def _row_maker(
     batched = hasattr(gen, "generate_batch")
     ctx = int(getattr(gen.card, "context", 0)) if batched else 0
     f_seed = field_seed(request.seed, lattice)
-    batch = max(1, BATCH * 256 * 256 // (t + 2 * ctx) ** 2)  # about the memory of 8 windows of 256 px
+    batch = batch_size(gen.card)
 
     def make_row(i: int, js: Sequence[int]) -> np.ndarray:
         if cancel is not None and cancel.is_set():

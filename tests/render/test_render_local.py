@@ -150,3 +150,58 @@ def test_load_round_trip(local_model, gen):
     assert back.config.arch == "local" and back.card.context == gen.config.context
     m = np.zeros((1, 64 + 2 * gen.config.context, 64 + 2 * gen.config.context), np.uint8)
     assert np.array_equal(back.generate_batch(m, field_seed=1), gen.generate_batch(m, field_seed=1))
+
+
+@pytest.mark.parametrize("cls", [0, 1, 3, 4])
+def test_the_shipped_model_shows_no_window_lattice(cls):
+    """DESIGN.md's lattice measure on the default model, uniform areas at its native GSD (4 x 4 windows here;
+    docs/render.md has the 8 x 8 numbers)."""
+    from satgeo.render.engine import get_generator
+
+    gen = get_generator(None)
+    s = gen.card.tile_size - gen.card.overlap
+    img = render_mask(gen, np.full((4 * s, 4 * s), cls, np.uint8), seed=0)
+    share = lattice_share(img, s)
+    assert share * 4 <= 3  # share x sqrt(cells)
+    assert img.mean(axis=2).std() >= 4  # textured, not a flat fill
+
+
+def _landcover_folder(root, colours):
+    """A two-tile folder in the Dubai layout: tile_N/images/*.jpg with colour-coded tile_N/masks/*.png."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    codes = list(colours)
+    for t in (1, 2):
+        (root / f"tile_{t}" / "images").mkdir(parents=True)
+        (root / f"tile_{t}" / "masks").mkdir(parents=True)
+        cls = rng.integers(0, len(codes), (6, 6)).repeat(16, 0).repeat(16, 1)
+        Image.fromarray(np.array(codes, np.uint8)[cls]).save(root / f"tile_{t}" / "masks" / "image_part_001.png")
+        Image.fromarray(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)).save(
+            root / f"tile_{t}" / "images" / "image_part_001.jpg")
+    return root
+
+
+def test_landcover_pairs_decode_and_train_a_local_model(tmp_path):
+    from satgeo.models.pix2pix import load_pix2pix
+    from satgeo.train.landcover import DUBAI_COLOURS, IGNORE, load_dubai
+    from satgeo.train.pairs import build_pairs, list_chips
+    from satgeo.train.pix2pix_loop import TrainOptions, train_pix2pix
+
+    from render_support import CHIPS
+
+    root = _landcover_folder(tmp_path / "dubai", DUBAI_COLOURS)
+    pairs = load_dubai(root, exclude=("tile_2",))
+    assert [p.name for p in pairs] == ["tile_1/image_part_001"]
+    assert set(np.unique(pairs[0].mask)) <= {0, 1, 2, 3, 4, IGNORE} and pairs[0].gsd == pytest.approx(1.1 * 1000 / 96, rel=1e-3)
+    with pytest.raises(InputError, match="no Dubai pair"):
+        load_dubai(root, tiles=("tile_9",))
+    chips = build_pairs(list_chips(CHIPS), [str(CHIPS.parent.parent.parent / "data" / "banepa" / "footprints.geojson")])
+    opts = TrainOptions(steps=2, batch=2, crop=32, ndf=4, arch="local", chans=(4, 8, 8), tile_size=64, overlap=16,
+                        scales=(1, 2), checkpoint_every=1e9, card={"name": "lc"})
+    model = load_pix2pix(train_pix2pix(chips, tmp_path / "run", opts, landcover=pairs))
+    cfg = model.config
+    assert cfg.arch == "local" and cfg.gsd_input and cfg.context >= 8 and cfg.context % 4 == 0
+    assert cfg.gsd_range == (pytest.approx(0.1318, abs=2e-3), pytest.approx(11.458, rel=1e-3))
+    with pytest.raises(InputError, match="--arch local"):
+        train_pix2pix(chips, tmp_path / "bad", TrainOptions(steps=1, crop=64, ngf=4, num_downs=6), landcover=pairs)
