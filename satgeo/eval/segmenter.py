@@ -106,12 +106,13 @@ def at_scale(samples: Sequence[Sample], scale: int) -> list[Sample]:
 class CropSampler:
     """Seeded random crops (flips, 90-degree rotations) from images of any size; small ones are padded."""
 
-    def __init__(self, samples: Sequence[Sample], crop: int, seed: int) -> None:
+    def __init__(self, samples: Sequence[Sample], crop: int, seed: int, weights: Sequence[float] | None = None) -> None:
         if not samples:
             raise InputError("no training images for the segmenter")
         self.samples = [self._pad(s, crop) for s in samples]
         self.crop = crop
         self.rng = np.random.default_rng(seed)
+        self.p = None if weights is None else np.asarray(weights, np.float64) / np.sum(weights)
 
     @staticmethod
     def _pad(s: Sample, crop: int) -> Sample:
@@ -125,7 +126,8 @@ class CropSampler:
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         c, ims, ms = self.crop, [], []
         for _ in range(n):
-            s = self.samples[int(self.rng.integers(len(self.samples)))]
+            i = self.rng.integers(len(self.samples)) if self.p is None else self.rng.choice(len(self.samples), p=self.p)
+            s = self.samples[int(i)]
             h, w = s.mask.shape
             r, q = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
             im, m = s.image[r:r + c, q:q + c], s.mask[r:r + c, q:q + c]
@@ -193,11 +195,12 @@ def scale_for(gsd: float, work_gsd: float = WORK_GSD) -> int:
     return max(1, round(work_gsd / gsd)) if gsd > 0 else 1
 
 
-def train_segmenter(samples: Sequence[Sample], config: SegmenterConfig = SegmenterConfig()) -> Segmenter:
-    """Train a ``SegNet`` from scratch on ``samples`` (seeded, CPU)."""
+def train_segmenter(samples: Sequence[Sample], config: SegmenterConfig = SegmenterConfig(),
+                    weights: Sequence[float] | None = None) -> Segmenter:
+    """Train a ``SegNet`` from scratch on ``samples`` (seeded, CPU); ``weights``: how often each sample is drawn."""
     torch.manual_seed(config.seed)
     net = SegNet(config.n_classes, config.width)
-    sampler = CropSampler(at_scale(samples, config.scale), config.crop, config.seed)
+    sampler = CropSampler(at_scale(samples, config.scale), config.crop, config.seed, weights)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / config.steps)))
     net.train()
