@@ -101,7 +101,7 @@ def eval_cmd(ctx, chips_dir, layers, holdout, models, seed, as_json, sheet, cach
     gens = {}
     for name in models:
         gen = load_model(name, colours, train_pairs.gsd)
-        gens[model_label(name, gen)] = gen
+        gens[model_label(name, gen, gens)] = gen
     opts = QualityOptions(seed=seed, lattice_windows=lattice_windows, threads=threads, cache_dir=cache_dir,
                           sheet=sheet, extras=extras)
     if seg_steps:

@@ -60,7 +60,7 @@ def _table(res: dict) -> str:
 @click.option("--n", "ns", multiple=True, help="real-chip counts to sweep, e.g. --n 5,10,20,all (default)")
 @click.option("--seeds", type=int, default=3, show_default=True, help="seeds 0..S-1 per configuration")
 @click.option("--synthetic", "m", type=int, default=None, help="synthetic chips M (default: one per layer-pool mask)")
-@click.option("--steps", type=int, default=300, show_default=True, help="segmenter training steps (fixed for all runs)")
+@click.option("--steps", type=int, default=200, show_default=True, help="segmenter training steps (fixed for all runs)")
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads")
 @click.option("--json", "as_json", is_flag=True, help="print every number as JSON")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="write a PNG of IoU against N")
@@ -97,7 +97,7 @@ def downstream_cmd(chips_dir, layers, holdout, layer_chips, dubai_root, models, 
     gens = {}
     for name in models:
         gen = load_model(name, colours, gsd)
-        gens[model_label(name, gen)] = gen
+        gens[model_label(name, gen, gens)] = gen
     for label, gen in gens.items():
         synthetic[label] = render_synthetic(gen, data.layer_pool, m)
     res = run_downstream(data, synthetic, opts, log=lambda s: click.echo(s, err=True))

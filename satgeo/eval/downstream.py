@@ -49,7 +49,7 @@ class DownstreamOptions:
     ns: Sequence[int | None] = (5, 10, 20, None)  # None: the whole real pool
     seeds: Sequence[int] = (0, 1, 2)
     synthetic: int | None = None  # M; None: one chip per layer-pool mask
-    segmenter: SegmenterConfig = field(default_factory=lambda: SegmenterConfig(steps=300))
+    segmenter: SegmenterConfig = field(default_factory=lambda: SegmenterConfig(steps=200, crop=64))
     threads: int | None = 1
 
 

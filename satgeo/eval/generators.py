@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 
@@ -62,6 +63,7 @@ def load_model(name: str, colours: np.ndarray | None = None, native_gsd: float |
     return get_generator(name)
 
 
-def model_label(name: str, gen: Generator) -> str:
-    """A JSON key for a model: its card name, or the path's name when two models share one."""
-    return gen.card.name if name in (FLAT, gen.card.name) else f"{gen.card.name} ({Path(name).name})"
+def model_label(name: str, gen: Generator, taken: Collection[str] = ()) -> str:
+    """A JSON key for a model: its card name, with the path's folder name when another model took it."""
+    label = gen.card.name
+    return label if label not in taken else f"{label} ({Path(name).name})"

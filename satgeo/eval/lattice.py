@@ -32,8 +32,8 @@ def lattice_share(images: Sequence[np.ndarray], stride: int, origin: tuple[int, 
         g = g[:nh * stride, :nw * stride]
         cells.append(g.reshape(nh, stride, nw, stride).transpose(0, 2, 1, 3).reshape(-1, stride, stride))
         pix.append(g.ravel())
-    if not cells:
-        raise ValueError(f"images are smaller than one {stride} px cell")
+    if not cells:  # smaller than one cell: nothing to fold
+        return {"share": None, "share_x_sqrt_cells": None, "cells": 0, "grey_std": None}
     stack = np.concatenate(cells)
     sd = float(np.concatenate(pix).std())
     n = len(stack)
