@@ -56,8 +56,7 @@ def _layout(seg, masks: Sequence[np.ndarray], images: Sequence[np.ndarray], name
     return {"layout_iou": res["iou"], "layout_f1": res["f1"], "layout_miou": res["miou"]}
 
 
-def _real_section(seg, held: Pairs, opts: QualityOptions, stride: int) -> dict:
-    real_feats = seg.features(list(held.images), opts.kid_patch)
+def _real_section(seg, held: Pairs, real_feats: np.ndarray, opts: QualityOptions, stride: int) -> dict:
     half = len(real_feats) // 2
     rng = np.random.default_rng(opts.seed)
     perm = rng.permutation(len(real_feats))
@@ -98,8 +97,8 @@ def evaluate_quality(models: dict, train: Pairs, held: Pairs, opts: QualityOptio
         seg, cached = cached_segmenter(as_samples(train), seg_cfg, opts.cache_dir)
         t_seg = time.time() - t0
         strides = [g.card.tile_size - g.card.overlap for g in models.values()]
-        real = _real_section(seg, held, opts, strides[0] if strides else 192)
         real_feats = seg.features(list(held.images), opts.kid_patch)
+        real = _real_section(seg, held, real_feats, opts, strides[0] if strides else 192)
         scored, generated = {}, {}
         for label, gen in models.items():
             generated[label] = [render_mask(gen, m, opts.seed) for m in held.masks]
