@@ -63,7 +63,9 @@ def _real_section(seg, held: Pairs, real_feats: np.ndarray, opts: QualityOptions
     return {
         **_layout(seg, held.masks, held.images, held.names),
         "lattice": {"stride": stride, **lattice_share(list(held.images), stride)},
-        "kid_split_half": kid(real_feats[perm[:half]], real_feats[perm[half:]], seed=opts.seed),
+        # subsets of half a half, so the subsets differ and the std means something
+        "kid_split_half": kid(real_feats[perm[:half]], real_feats[perm[half:]], subset_size=max(2, half // 2),
+                              seed=opts.seed),
     }
 
 
