@@ -76,6 +76,7 @@ def test_eval_bad_input_one_error_line_nothing_written(tmp_path, monkeypatch, ca
     from satgeo.models.tiny import build_tiny_diffusionsat
 
     other = build_tiny_diffusionsat(tmp_path / "dsat")
+    capsys.readouterr()  # building it prints progress bars
     _one_error(*run_cli(monkeypatch, capsys, "eval", *FAST, "--model", str(other), *outs), "mask-conditioned")
     # a weights file that does not load
     broken = tmp_path / "broken"

@@ -87,6 +87,7 @@ def test_downstream_bad_input_one_error_line_nothing_written(tmp_path, monkeypat
     from satgeo.models.tiny import build_tiny_diffusionsat
 
     other = build_tiny_diffusionsat(tmp_path / "dsat")
+    capsys.readouterr()  # building it prints progress bars
     _one_error(*run_cli(monkeypatch, capsys, *FAST, "--model", str(other), "--plot", str(plot)), "mask-conditioned")
     _one_error(*run_cli(monkeypatch, capsys, *FAST, "--plot", str(plot)), "synthetic source")
     assert not plot.exists()
