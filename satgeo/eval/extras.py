@@ -50,6 +50,11 @@ def _load_script(path: str | Path, what: str) -> torch.jit.ScriptModule:
                          f"give the standard file (see docs/eval.md)") from None
 
 
+def _projected(out) -> torch.Tensor:
+    """transformers < 5 returns the projected embeddings; 5.x returns an output whose pooler_output holds them."""
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2), the trace term via symmetric eigenproblems."""
     mu = a.mean(0) - b.mean(0)
@@ -105,8 +110,8 @@ class ExtraMetrics:
         x = (x - torch.tensor(CLIP_MEAN)[:, None, None]) / torch.tensor(CLIP_STD)[:, None, None]
         text = tok([self.prompt], padding=True, truncation=True, return_tensors="pt")
         with torch.inference_mode():
-            im = model.get_image_features(pixel_values=x)
-            tx = model.get_text_features(**text)
+            im = _projected(model.get_image_features(pixel_values=x))
+            tx = _projected(model.get_text_features(**text))
         cos = torch.nn.functional.cosine_similarity(im, tx.expand_as(im), dim=1)
         return float(100 * cos.clamp(min=0).mean())
 
