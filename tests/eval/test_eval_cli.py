@@ -107,7 +107,7 @@ def test_fid_lpips_clip_mechanics_with_tiny_random_weights(tmp_path):
         def forward(self, x: torch.Tensor, return_features: bool = False, resize_images: bool = True,
                     return_lpips: bool = False) -> torch.Tensor:
             f = self.conv(x.float() / 127.5 - 1).mean((2, 3))
-            return f / (f.norm(dim=1, keepdim=True) + 1e-8) if return_lpips else f
+            return f / (torch.sqrt((f * f).sum(1, keepdim=True)) + 1e-8) if return_lpips else f
 
     torch.manual_seed(0)
     net = torch.jit.script(Feat())
