@@ -74,6 +74,7 @@ def downstream_cmd(chips_dir, layers, holdout, layer_chips, dubai_root, models, 
     from satgeo.eval.downstream import DownstreamOptions, check_ns, render_synthetic, run_downstream
     from satgeo.eval.downstream_data import banepa_data, dubai_data, read_pair_folder
     from satgeo.eval.generators import check_model, fit_colours, load_model, model_label
+    from satgeo.eval.segmenter import torch_threads
 
     if bool(chips_dir) == bool(dubai_root):
         raise InputError("give the real data with either --chips DIR --footprints LAYER or --dubai ROOT")
@@ -98,8 +99,9 @@ def downstream_cmd(chips_dir, layers, holdout, layer_chips, dubai_root, models, 
     for name in models:
         gen = load_model(name, colours, gsd)
         gens[model_label(name, gen, gens)] = gen
-    for label, gen in gens.items():
-        synthetic[label] = render_synthetic(gen, data.layer_pool, m)
+    with torch_threads(threads):
+        for label, gen in gens.items():
+            synthetic[label] = render_synthetic(gen, data.layer_pool, m)
     res = run_downstream(data, synthetic, opts, log=lambda s: click.echo(s, err=True))
     if plot:
         from satgeo.eval.plot import plot_downstream

@@ -15,6 +15,15 @@ SHARED = Path(os.environ.get("SATGEO_SHARED_DATA", REPO.parent / "shared" / "dat
 HOLDOUT, LAYER_CHIPS = "Q-3-.*", "Q-2-.*"
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small networks on a shared 2-core machine: one thread avoids the spin-wait of two (as the CLI defaults)."""
+    from satgeo.eval.segmenter import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_p2p(tmp_path_factory) -> Path:
     from satgeo.models.pix2pix import Pix2PixConfig, save_pix2pix
