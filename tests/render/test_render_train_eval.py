@@ -181,10 +181,11 @@ def test_train_cli_and_eval_cli(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     monkeypatch.setattr("sys.argv", [
         "satgeo", "eval", "--chips", str(CHIPS), "--footprints", str(FOOTPRINTS), "--holdout", "OAM-386695-.*",
-        "--model", str(out / "model"),
+        "--model", str(out / "model"), "--model", "flat", "--json", "--seg-steps", "2", "--lattice-windows", "1",
+        "--cache", str(tmp_path / "cache"),
     ])
     main()
     res = json.loads(capsys.readouterr().out)
-    assert res["chips"] == ["OAM-386695-220245-19"]
-    for k in ("model", "flat_colour", "untrained"):
-        assert 0 < res[k]["psnr"] < 60 and -1 <= res[k]["ssim"] <= 1
+    assert res["chips"]["held_out"] == ["OAM-386695-220245-19"]
+    for k in ("run", "flat"):
+        assert 0 < res["models"][k]["psnr"] < 60 and -1 <= res["models"][k]["ssim"] <= 1

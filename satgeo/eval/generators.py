@@ -1,0 +1,69 @@
+"""Generators that evaluation scores: registry models (mask-conditioned families only) and the flat baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Collection
+
+import numpy as np
+
+from satgeo.errors import ModelError
+from satgeo.models.base import Generator, ModelCard
+
+#: ``--model`` value of the flat-colour baseline (each class painted with its mean training colour)
+FLAT = "flat"
+#: model families whose generators take a class mask
+MASK_FAMILIES = ("pix2pix", "controlnet")
+
+
+class FlatColourGenerator:
+    """Paints each mask class with one colour: the baseline any generator must beat."""
+
+    def __init__(self, colours: np.ndarray, native_gsd: float, tile_size: int = 256, overlap: int = 64) -> None:
+        self.colours = np.asarray(colours, np.uint8)
+        self.card = ModelCard(name=FLAT, family=FLAT, native_gsd=float(native_gsd), tile_size=tile_size,
+                              overlap=overlap, description="flat colour per class, fitted on the training chips")
+
+    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None) -> np.ndarray:
+        return self.colours[np.minimum(np.asarray(masks), len(self.colours) - 1)]
+
+
+def fit_colours(images: list[np.ndarray], masks: list[np.ndarray], n_classes: int = 5) -> np.ndarray:
+    """(n_classes, 3) mean RGB per class over ``images`` (unseen classes get the overall mean)."""
+    from satgeo.eval.pix2pix_eval import fit_flat_colours
+    from satgeo.train.pairs import Pairs
+
+    # one implementation of the fit: pack the (any-size) images as a 1-row "chip" set
+    flat_img = np.concatenate([i.reshape(-1, 3) for i in images])[None, None]
+    flat_mask = np.concatenate([m.reshape(-1) for m in masks])[None, None]
+    return fit_flat_colours(Pairs([], flat_img, flat_mask, 0.0), n_classes)
+
+
+def check_model(name: str) -> None:
+    """Refuse, before any work, a model that is unknown or of a family that does not take masks."""
+    if name == FLAT:
+        return
+    from satgeo.models import registry
+
+    path, family = registry.resolve(name)
+    if family.name not in MASK_FAMILIES:
+        raise ModelError(f"model {name} is a {family.name} model; evaluation needs a mask-conditioned generator "
+                         f"({', '.join(MASK_FAMILIES)}) or {FLAT!r}")
+
+
+def load_model(name: str, colours: np.ndarray | None = None, native_gsd: float | None = None) -> Generator:
+    """The generator for ``--model NAME`` (``flat`` needs the fitted colours and the chips' GSD)."""
+    check_model(name)
+    if name == FLAT:
+        if colours is None or native_gsd is None:
+            raise ModelError("the flat baseline needs training chips to fit its colours")
+        return FlatColourGenerator(colours, native_gsd)
+    from satgeo.render.engine import get_generator
+
+    return get_generator(name)
+
+
+def model_label(name: str, gen: Generator, taken: Collection[str] = ()) -> str:
+    """A JSON key for a model: its card name, with the path's folder name when another model took it."""
+    label = gen.card.name
+    return label if label not in taken else f"{label} ({Path(name).name})"
