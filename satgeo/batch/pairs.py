@@ -203,16 +203,15 @@ def chip_metadata(chip: Chip, label: np.ndarray, meta: dict) -> dict:
     """DiffusionSat-style metadata.json of a chip: lon/lat of its centre, ground GSD, date, cloud cover, caption."""
     from rasterio.warp import transform as warp_transform
 
-    from satgeo.geo.caption import caption_for
+    from satgeo.geo.caption import caption_for, fmow_class_for
     from satgeo.geo.metadata import ground_gsd
 
     g = chip.grid
     cx, cy = g.transform * (g.width / 2, g.height / 2)
     lon, lat = (v[0] for v in warp_transform(g.crs, "EPSG:4326", [cx], [cy]))
-    counts = np.bincount(label[label != IGNORE].ravel(), minlength=len(CLASS_NAMES))[1:len(CLASS_NAMES)]
-    cls = CLASS_NAMES[1 + int(np.argmax(counts))] if counts.sum() else "open land"
-    out = {"lon": lon, "lat": lat, "gsd": ground_gsd(g.crs, g.gsd, lon, lat), **meta,
-           "caption": caption_for((lon, lat), cls), "split": chip.split}
+    gsd = ground_gsd(g.crs, g.gsd, lon, lat)
+    cls = fmow_class_for(np.where(label == IGNORE, 0, label), gsd)
+    out = {"lon": lon, "lat": lat, "gsd": gsd, **meta, "caption": caption_for((lon, lat), cls), "split": chip.split}
     return out
 
 
