@@ -24,7 +24,8 @@ class FlatColourGenerator:
         self.card = ModelCard(name=FLAT, family=FLAT, native_gsd=float(native_gsd), tile_size=tile_size,
                               overlap=overlap, description="flat colour per class, fitted on the training chips")
 
-    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None) -> np.ndarray:
+    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
+                       origins: object = None, field_seed: int = 0, gsd: float | None = None) -> np.ndarray:
         return self.colours[np.minimum(np.asarray(masks), len(self.colours) - 1)]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -53,6 +53,22 @@ class RegionRequest:
     progress: Callable[[float], None] | None = None  # fraction 0..1 of this region
     cancel: threading.Event | None = None
     extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class BatchGenerator(Protocol):
+    """A generator the engine can hand whole window batches (pix2pix-like families).
+
+    ``masks`` are (N, T + 2c, T + 2c) with c = ``card.context``; the result is (N, T, T, 3) uint8.
+    ``origins`` are the lattice (row, col) of each mask's top-left pixel, ``field_seed`` seeds the
+    global noise field, ``gsd`` is the lattice GSD; ``noise_seeds`` are per-window seeds.
+    """
+
+    card: ModelCard
+
+    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
+                       origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0,
+                       gsd: float | None = None) -> np.ndarray: ...
 
 
 @runtime_checkable

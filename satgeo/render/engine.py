@@ -27,7 +27,7 @@ from rasterio.warp import Resampling, reproject, transform_bounds
 from satgeo.errors import Cancelled, InputError, LimitError
 from satgeo.geo.grid import Grid
 from satgeo.models import registry
-from satgeo.models.base import Generator, ModelCard, RegionRequest
+from satgeo.models.base import BatchGenerator, Generator, ModelCard, RegionRequest
 from satgeo.render.blend import NativeCanvas
 from satgeo.render.noise import field_seed, window_seed
 from satgeo.render.plan import Lattice, snapped_grid
@@ -117,7 +117,7 @@ def _clip_layers(layers, lattice: Lattice, rect: tuple[int, int, int, int], card
     if layers is None:
         return None
     r0, c0, r1, c1 = rect
-    reach = lattice.tile + int(getattr(card, "context", 0)) + 2
+    reach = lattice.tile + card.context + 2
     g = lattice.gsd
     bounds = ((c0 - reach) * g, -(r1 + reach) * g, (c1 + reach) * g, -(r0 - reach) * g)
     return layers.clipped(bounds, lattice.crs)
@@ -141,7 +141,7 @@ def _check_layers_meet(layers, request: RenderRequest, bounds: tuple[float, floa
 
 def batch_size(card: ModelCard) -> int:
     """Windows per forward pass: about the memory of ``BATCH`` windows of 256 px, always the same for a model."""
-    side = card.tile_size + 2 * int(getattr(card, "context", 0))
+    side = card.tile_size + 2 * card.context
     return max(1, BATCH * 256 * 256 // side**2)
 
 
@@ -166,8 +166,8 @@ def _row_maker(
     metadata: list[float] | None,
 ):
     t, s = lattice.tile, lattice.stride
-    batched = hasattr(gen, "generate_batch")
-    ctx = int(getattr(gen.card, "context", 0)) if batched else 0
+    batched = isinstance(gen, BatchGenerator)
+    ctx = gen.card.context if batched else 0
     f_seed = field_seed(request.seed, lattice)
     batch = batch_size(gen.card)
 
@@ -399,7 +399,7 @@ def render_mask(gen: Generator, mask: np.ndarray, seed: int = 0, gsd: float | No
     h, w = mask.shape
     lattice = Lattice(CRS.from_epsg(3857), lattice_gsd(card, gsd), int(card.tile_size), int(card.overlap))
     t = lattice.tile
-    pad = t + int(getattr(card, "context", 0))  # windows (with context) start at most this far before the mask
+    pad = t + card.context  # windows (with context) start at most this far before the mask
     padded = np.pad(mask, pad, mode="symmetric")
 
     class _Local:
