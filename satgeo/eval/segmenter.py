@@ -34,6 +34,7 @@ from torch import nn
 
 from satgeo.errors import InputError
 from satgeo.train.landcover import IGNORE, LandcoverPair, downsample_pair
+from satgeo.train.pairs import random_crop
 
 #: one image with its class mask (``IGNORE`` where unknown) and GSD; shared with the land-cover loader
 Sample = LandcoverPair
@@ -128,13 +129,7 @@ class CropSampler:
         for _ in range(n):
             i = self.rng.integers(len(self.samples)) if self.p is None else self.rng.choice(len(self.samples), p=self.p)
             s = self.samples[int(i)]
-            h, w = s.mask.shape
-            r, q = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
-            im, m = s.image[r:r + c, q:q + c], s.mask[r:r + c, q:q + c]
-            k = int(self.rng.integers(4))
-            im, m = np.rot90(im, k), np.rot90(m, k)
-            if self.rng.random() < 0.5:
-                im, m = im[:, ::-1], m[:, ::-1]
+            m, im = random_crop(self.rng, s.mask, s.image, c)
             ims.append(im)
             ms.append(m)
         return np.ascontiguousarray(np.stack(ims)), np.ascontiguousarray(np.stack(ms))

@@ -139,18 +139,13 @@ class CropSampler:
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(masks (n, c, c) uint8, images (n, c, c, 3) uint8, gsds (n,) float32)."""
-        c = self.crop
+        from satgeo.train.pairs import random_crop
+
         ms, ims, gsds = [], [], []
         for _ in range(n):
             g = int(self.rng.choice(len(self.groups), p=self.shares))
             p = self.groups[g][int(self.rng.choice(len(self.groups[g]), p=self.area[g]))]
-            h, w = p.mask.shape
-            r, q = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
-            m, im = p.mask[r:r + c, q:q + c], p.image[r:r + c, q:q + c]
-            k = int(self.rng.integers(4))
-            m, im = np.rot90(m, k), np.rot90(im, k)
-            if self.rng.random() < 0.5:
-                m, im = m[:, ::-1], im[:, ::-1]
+            m, im = random_crop(self.rng, p.mask, p.image, self.crop)
             ms.append(m)
             ims.append(im)
             gsds.append(p.gsd)

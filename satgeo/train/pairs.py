@@ -116,6 +116,20 @@ def build_pairs(chips: Sequence[Path], layers: Sequence[Layer], cache_dir: str |
     return pairs
 
 
+def random_crop(rng: np.random.Generator, mask: np.ndarray, image: np.ndarray, crop: int,
+                augment: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A random ``crop`` x ``crop`` window of (mask, image), turned by 0-3 quarter turns and maybe mirrored."""
+    h, w = mask.shape[:2]
+    r, q = int(rng.integers(h - crop + 1)), int(rng.integers(w - crop + 1))
+    m, im = mask[r:r + crop, q:q + crop], image[r:r + crop, q:q + crop]
+    if augment:
+        k = int(rng.integers(4))
+        m, im = np.rot90(m, k), np.rot90(im, k)
+        if rng.random() < 0.5:
+            m, im = m[:, ::-1], im[:, ::-1]
+    return m, im
+
+
 class PairSampler:
     """Random crops with flips and 90-degree rotations, drawn from a seeded generator."""
 
@@ -128,19 +142,10 @@ class PairSampler:
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(masks (n, c, c) uint8, images (n, c, c, 3) uint8)."""
-        c = self.crop
-        h, w = self.pairs.masks.shape[1:]
         ms, ims = [], []
         for _ in range(n):
             i = int(self.rng.integers(len(self.pairs)))
-            r, q = int(self.rng.integers(h - c + 1)), int(self.rng.integers(w - c + 1))
-            m = self.pairs.masks[i, r:r + c, q:q + c]
-            im = self.pairs.images[i, r:r + c, q:q + c]
-            if self.augment:
-                k = int(self.rng.integers(4))
-                m, im = np.rot90(m, k), np.rot90(im, k)
-                if self.rng.random() < 0.5:
-                    m, im = m[:, ::-1], im[:, ::-1]
+            m, im = random_crop(self.rng, self.pairs.masks[i], self.pairs.images[i], self.crop, self.augment)
             ms.append(m)
             ims.append(im)
         return np.ascontiguousarray(np.stack(ms)), np.ascontiguousarray(np.stack(ims))
