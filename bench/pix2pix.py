@@ -6,7 +6,8 @@ Prints one JSON object:
 * ``eager_fp32_tiles_per_s``: the same weights, fp32, contiguous memory, one tile per forward,
   ``torch.no_grad`` (what a straightforward script does);
 * ``render_path_tiles_per_s``: ``Pix2PixGenerator.generate_batch`` as the engine calls it
-  (bf16 on AMX/CUDA, channels_last, batches of 8, inference_mode, seeded noise);
+  (bf16 on AMX/CUDA, channels_last, fixed batches, inference_mode, the noise field; windows read
+  with the model's context);
 * ``speedup``: their ratio (target >= 2 where a faster native precision exists: AMX bf16, CUDA);
 * ``render_path_gflops``: FLOPs of the network per tile (``torch.utils.flop_counter``) x tiles/s;
 * ``matmul_gflops``: a 2048^3 matmul at the render path's dtype on the same device and threads,
@@ -82,13 +83,13 @@ def matmul_gflops(dtype, device, n: int = 2048, repeat: int = 3) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-def flops_per_tile(gen, masks, seeds) -> float:
+def flops_per_tile(gen, masks, seeds, origins) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = gen.encode(masks[:1]).to(gen.device, gen.dtype).contiguous(memory_format=torch.channels_last)
+    x = gen.model_input(masks[:1], origins[:1]).to(gen.device, gen.dtype).contiguous(memory_format=torch.channels_last)
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        gen.net(x, seeds[:1])
+        gen.run_net(x, seeds[:1])
     return float(counter.get_total_flops())
 
 
@@ -112,11 +113,12 @@ def seams(gen, lat, layers, n: int) -> dict:
     img = render_grid(req, grid).transpose(1, 2, 0)
     feathered = seam_ratio(img, lattice_borders(r0, grid.height, s, extra=t), lattice_borders(c0, grid.width, s, extra=t))
     naive = np.zeros((n * t, n * t, 3), np.uint8)
+    c = gen.card.context  # naive tiles see no ground outside themselves: their mask is edge-padded
     for i in range(n):
         for j in range(n):
-            m = layers.rasterize(lat.grid(r0 + i * t, c0 + j * t, t, t))
+            m = np.pad(layers.rasterize(lat.grid(r0 + i * t, c0 + j * t, t, t)), c, mode="edge")
             naive[i * t:(i + 1) * t, j * t:(j + 1) * t] = gen.generate_batch(
-                m[None], [window_seed(0, lat, r0 + i * t, c0 + j * t)])[0]
+                m[None], [window_seed(0, lat, r0 + i * t, c0 + j * t)], origins=[(r0 + i * t - c, c0 + j * t - c)])[0]
     return {"windows": f"{n}x{n}", "feathered": round(feathered, 4),
             "naive": round(seam_ratio(naive, range(t, n * t, t), range(t, n * t, t)), 4), "target": 1.10}
 
@@ -136,7 +138,7 @@ def main() -> None:
 
     from satgeo.geo.masks import cached_layers
     from satgeo.models.pix2pix import Pix2PixGenerator
-    from satgeo.render.engine import get_generator
+    from satgeo.render.engine import _fixed_batch, batch_size, get_generator
     from satgeo.render.plan import Lattice
 
     gen = get_generator(args.model)
@@ -150,9 +152,11 @@ def main() -> None:
     layers = cached_layers([layer], lat.crs)
     r0, c0 = lat.rect_for_bounds((354160.0, 3057100.0, 354161.0, 3057101.0))[:2]
     side = int(np.ceil(np.sqrt(args.tiles)))
-    masks = np.stack([layers.rasterize(lat.grid(r0 + (k // side) * t, c0 + (k % side) * t, t, t))
-                      for k in range(args.tiles)])
+    c = card.context  # windows are read with this much mask around them, as the engine reads them
+    origins = [(r0 + (k // side) * t - c, c0 + (k % side) * t - c) for k in range(args.tiles)]
+    masks = np.stack([layers.rasterize(lat.grid(r, q, t + 2 * c, t + 2 * c)) for r, q in origins])
     seeds = list(range(args.tiles))
+    size = batch_size(card)
 
     eager = Pix2PixGenerator(gen.config.build(), gen.config, device="cpu", dtype=torch.float32)
     eager.net.load_state_dict({k: v.float() for k, v in gen.net.state_dict().items()})
@@ -162,11 +166,11 @@ def main() -> None:
     def run_eager() -> None:
         with torch.no_grad():
             for k in range(len(masks)):
-                eager_net(eager.encode(masks[k:k + 1]), [seeds[k]])
+                eager.run_net(eager.model_input(masks[k:k + 1], origins[k:k + 1]), seeds[k:k + 1], eager_net)
 
     def run_path() -> None:
-        for k in range(0, len(masks), 8):
-            gen.generate_batch(masks[k:k + 8], seeds[k:k + 8])
+        for k in range(0, len(masks), size):
+            _fixed_batch(gen, size, masks[k:k + size], seeds[k:k + size], origins[k:k + size], gsd=lat.gsd)
 
     if args.seams:
         out_seams = seams(gen, lat, layers, args.seams)
@@ -176,7 +180,7 @@ def main() -> None:
     path_tps = tiles_per_s(run_path, len(masks))
     mm_after = matmul_gflops(gen.dtype, gen.device)
     mm = max(mm_before, mm_after)
-    gflops = flops_per_tile(gen, masks, seeds) * path_tps / 1e9
+    gflops = flops_per_tile(gen, masks, seeds, origins) * path_tps / 1e9
     out = {
         "model": card.name, "tile": t, "tiles": len(masks), "threads": threads,
         "render_dtype": str(gen.dtype).replace("torch.", ""), "device": str(gen.device),

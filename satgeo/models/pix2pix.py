@@ -311,6 +311,21 @@ class Pix2PixGenerator:
                                      cfg.noise_white, cfg.noise_smooth, cfg.noise_cell))
         return np.concatenate(parts, axis=1)
 
+    def model_input(self, masks: np.ndarray, origins: Sequence[tuple[int, int]] | None = None,
+                    field_seed: int = 0, gsd: float | None = None) -> torch.Tensor:
+        """(N, C, H, W) float32 network input: the encoded masks, then the GSD and noise-field channels."""
+        x = self.encode(masks)
+        side = self.side_inputs(len(masks), masks.shape[1], masks.shape[2], origins, field_seed, gsd)
+        return x if side is None else torch.cat([x, torch.from_numpy(side)], 1)
+
+    def run_net(self, x: torch.Tensor, noise_seeds: Sequence[int] | None = None,
+                net: torch.nn.Module | None = None) -> torch.Tensor:
+        """The network (``self.net`` unless ``net``) on ``x``; the U-Net takes its per-window dropout seeds."""
+        net = self.net if net is None else net
+        if self.config.arch == "local":
+            return net(x)
+        return net(x, list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
+
     def generate_batch(
         self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
         origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0, gsd: float | None = None,
@@ -330,16 +345,9 @@ class Pix2PixGenerator:
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:  # reflect-pad to what the U-Net can halve num_downs times
             masks = np.pad(masks, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-        x = self.encode(masks)
-        side = self.side_inputs(n, h + ph, w + pw, origins, field_seed, gsd)
-        if side is not None:
-            x = torch.cat([x, torch.from_numpy(side)], 1)
-        x = x.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        x = self.model_input(masks, origins, field_seed, gsd).to(self.device, self.dtype)
         with torch.inference_mode():
-            if self.config.arch == "local":
-                y = self.net(x)
-            else:
-                y = self.net(x, list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
+            y = self.run_net(x.contiguous(memory_format=torch.channels_last), noise_seeds)
         y = ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
         out = y.permute(0, 2, 3, 1).cpu().numpy()
         return np.ascontiguousarray(out[:, c:h - c, c:w - c])
