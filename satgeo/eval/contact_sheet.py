@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: mask colours for the sheet (class order of DESIGN.md; the ignore value is black)
 MASK_RGB = np.array([(235, 235, 230), (200, 60, 50), (250, 250, 250), (70, 130, 220), (90, 170, 80)], np.uint8)
@@ -34,9 +37,14 @@ def contact_sheet(path: str | Path, names: Sequence[str], masks: Sequence[np.nda
         for j, img in enumerate(row):
             tile = Image.fromarray(np.asarray(img, np.uint8)).resize((cell, cell), Image.Resampling.BILINEAR)
             sheet.paste(tile, (j * (cell + gap), head + i * (cell + gap)))
+    return save_png(sheet, path)
+
+
+def save_png(img: Image.Image, path: str | Path) -> Path:
+    """Write ``img`` as a PNG at ``path`` atomically (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    sheet.save(tmp, format="PNG")
+    img.save(tmp, format="PNG")
     tmp.replace(path)
     return path

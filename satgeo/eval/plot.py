@@ -69,9 +69,6 @@ def plot_downstream(res: dict, path: str | Path, size: tuple[int, int] = (720, 4
         for x in range(w - right + 10, w - right + 30, 8):
             d.line([x, legend_y + 6, x + 4, legend_y + 6], fill=col)
         legend_y += 16
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    img.save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    from satgeo.eval.contact_sheet import save_png
+
+    return save_png(img, path)
