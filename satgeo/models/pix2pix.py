@@ -256,6 +256,21 @@ def input_lut(config: Pix2PixConfig) -> np.ndarray:
     return pal[np.where(idx < len(pal), idx, 0)]
 
 
+def side_channels(config: Pix2PixConfig, h: int, w: int, gsds: Sequence[float], field_seeds: Sequence[int],
+                  origins: Sequence[tuple[int, int]]) -> np.ndarray | None:
+    """(N, side_nc, h, w) float32 input channels besides the mask, one window per entry: the GSD channel
+    (``gsd_code`` of its GSD) and its noise field (``field_seeds``) sampled at ``origins`` (lattice pixels)."""
+    if not config.side_nc:
+        return None
+    parts = []
+    if config.gsd_input:
+        parts.append(np.stack([np.full((1, h, w), gsd_code(g), np.float32) for g in gsds]))
+    if config.noise_white or config.noise_smooth:
+        parts.append(np.concatenate([field_noise(int(sd), [o], h, w, config.noise_white, config.noise_smooth,
+                                                 config.noise_cell) for sd, o in zip(field_seeds, origins)]))
+    return np.concatenate(parts, axis=1)
+
+
 def encode_masks(masks: np.ndarray, lut: np.ndarray) -> torch.Tensor:
     """(N, H, W) uint8 masks -> (N, C, H, W) float32 model input."""
     x = lut[masks]
@@ -297,25 +312,13 @@ class Pix2PixGenerator:
         """(N, H, W) uint8 masks -> (N, C, H, W) float32 model input."""
         return encode_masks(masks, self._lut)
 
-    def side_inputs(self, n: int, h: int, w: int, origins: Sequence[tuple[int, int]] | None, field_seed: int,
-                    gsd: float | None) -> np.ndarray | None:
-        """(n, side_nc, h, w) float32: GSD channel + the noise field at ``origins`` (lattice pixels)."""
-        cfg = self.config
-        if not cfg.side_nc:
-            return None
-        parts = []
-        if cfg.gsd_input:
-            parts.append(np.full((n, 1, h, w), gsd_code(gsd or cfg.native_gsd), np.float32))
-        if cfg.noise_white or cfg.noise_smooth:
-            parts.append(field_noise(field_seed, list(origins) if origins is not None else [(0, 0)] * n, h, w,
-                                     cfg.noise_white, cfg.noise_smooth, cfg.noise_cell))
-        return np.concatenate(parts, axis=1)
-
     def model_input(self, masks: np.ndarray, origins: Sequence[tuple[int, int]] | None = None,
                     field_seed: int = 0, gsd: float | None = None) -> torch.Tensor:
         """(N, C, H, W) float32 network input: the encoded masks, then the GSD and noise-field channels."""
+        n, h, w = masks.shape
         x = self.encode(masks)
-        side = self.side_inputs(len(masks), masks.shape[1], masks.shape[2], origins, field_seed, gsd)
+        side = side_channels(self.config, h, w, [gsd or self.config.native_gsd] * n, [field_seed] * n,
+                             list(origins) if origins is not None else [(0, 0)] * n)
         return x if side is None else torch.cat([x, torch.from_numpy(side)], 1)
 
     def run_net(self, x: torch.Tensor, noise_seeds: Sequence[int] | None = None,

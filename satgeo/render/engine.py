@@ -233,17 +233,23 @@ def render_tags(request: RenderRequest, gsd: float | None = None) -> dict[str, s
 
     One place for them: CLI renders, server jobs and batch chunks all carry exactly these.
     """
+    gen = get_generator(request.model)
+    gsd = float(gsd if gsd is not None else request.gsd if request.gsd is not None else gen.card.native_gsd)
+    return _provenance(request, gen, gsd)[0]
+
+
+def _provenance(request: RenderRequest, gen: Generator, gsd: float) -> tuple[dict[str, str], list[float] | None]:
+    """(provenance tags, raw DiffusionSat metadata) of a render of ``request`` by ``gen`` at ``gsd``."""
     from satgeo.geo.cog import provenance_tags
 
-    gen = get_generator(request.model)
     card = gen.card
-    gsd = float(gsd if gsd is not None else request.gsd if request.gsd is not None else card.native_gsd)
     raw_md, norm_md = _metadata(request, gsd)
-    return provenance_tags(
+    tags = provenance_tags(
         model=card.name, model_hash=getattr(gen, "model_hash", None), prompt=request.prompt, seed=request.seed,
         metadata=norm_md, metadata_raw=raw_md, family=card.family, gsd=gsd, native_gsd=card.native_gsd,
         lattice=lattice_for(request, card).key, license=card.license or None, attribution=card.attribution or None,
     )
+    return tags, raw_md
 
 
 def render_to_cog(
@@ -267,8 +273,7 @@ def render_to_cog(
     grid = snapped_grid(lattice.crs, bounds, gsd)
     layers = _layer_set(request, lattice.crs) if request.layers else None
     _check_layers_meet(layers, request, bounds)
-    raw_md, _ = _metadata(request, gsd)
-    tags = render_tags(request, gsd)
+    tags, raw_md = _provenance(request, gen, gsd)
     exact = math.isclose(gsd, lattice.gsd, rel_tol=1e-9)
     margin = 0 if exact else _margin(gsd, lattice.gsd)
     r0, c0, r1, c1 = lattice.rect_for_bounds(grid.bounds, margin)

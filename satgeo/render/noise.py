@@ -11,13 +11,15 @@ import hashlib
 from satgeo.render.plan import Lattice
 
 
+def _hash63(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") & ((1 << 63) - 1)
+
+
 def window_seed(seed: int, lattice: Lattice, row: int, col: int) -> int:
     """63-bit seed of the window whose top-left lattice pixel is (row, col)."""
-    msg = f"{int(seed)}|{lattice.key}|{int(row)}|{int(col)}".encode()
-    return int.from_bytes(hashlib.blake2b(msg, digest_size=8).digest(), "little") & ((1 << 63) - 1)
+    return _hash63(f"{int(seed)}|{lattice.key}|{int(row)}|{int(col)}")
 
 
 def field_seed(seed: int, lattice: Lattice) -> int:
     """63-bit seed of the request's global noise field (``satgeo.models.noise_field``)."""
-    msg = f"{int(seed)}|{lattice.key}|field".encode()
-    return int.from_bytes(hashlib.blake2b(msg, digest_size=8).digest(), "little") & ((1 << 63) - 1)
+    return _hash63(f"{int(seed)}|{lattice.key}|field")

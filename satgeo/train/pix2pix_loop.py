@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from satgeo.errors import InputError
-from satgeo.models.noise_field import field_noise
-from satgeo.models.pix2pix import CLASSES, Pix2PixConfig, encode_masks, gsd_code, input_lut, save_pix2pix
+from satgeo.models.pix2pix import CLASSES, Pix2PixConfig, encode_masks, input_lut, save_pix2pix, side_channels
 from satgeo.models.pix2pix_nets import PatchDiscriminator, init_weights, receptive_radius
 from satgeo.train.landcover import IGNORE, CropSampler, LandcoverPair, from_pairs
 from satgeo.train.losses import ssim_torch
@@ -134,13 +133,9 @@ def train_pix2pix(
             m, im = sampler.batch(opts.batch)
             return encode_masks(m, lut), _to_tensor(im), torch.ones(opts.batch, 1, opts.crop, opts.crop)
         m, im, gsds = sampler.batch(opts.batch)
-        x = encode_masks(m, lut).numpy()
-        c = opts.crop
-        side = [np.stack([np.full((c, c), gsd_code(float(g)), np.float32) for g in gsds])[:, None]]
         seeds = sampler.rng.integers(0, 2**62, size=len(m))
-        side.append(np.concatenate([field_noise(int(sd), [(0, 0)], c, c, config.noise_white, config.noise_smooth,
-                                                config.noise_cell) for sd in seeds]))
-        x = torch.from_numpy(np.concatenate([x, *side], axis=1))
+        side = side_channels(config, opts.crop, opts.crop, gsds.tolist(), seeds.tolist(), [(0, 0)] * len(m))
+        x = torch.cat([encode_masks(m, lut), torch.from_numpy(side)], 1)
         valid = torch.from_numpy((m != IGNORE).astype(np.float32))[:, None]
         return x, _to_tensor(im), valid
     step, elapsed0 = 0, 0.0

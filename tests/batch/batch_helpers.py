@@ -33,3 +33,16 @@ def imagery_bytes(out: Path) -> dict[str, bytes]:
     """Every chunk COG and the mosaic VRT of a job folder, by relative path."""
     files = sorted((out / "chunks").glob("*.tif")) + [out / "mosaic.vrt"]
     return {str(p.relative_to(out)): p.read_bytes() for p in files}
+
+
+def journal_rows(journal: Path, table: str) -> int:
+    """Rows of ``table`` in a running batch's journal, read-only (0 before the journal or table exists)."""
+    import sqlite3
+
+    if not journal.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # tables not created yet

@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import rasterio
-from batch_helpers import JOB_ARGS, SUBSET, imagery_bytes
-
-
-def _done_count(journal) -> int:
-    if not journal.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1) as db:
-            return db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    except sqlite3.Error:
-        return 0  # tables not created yet
+from batch_helpers import JOB_ARGS, SUBSET, imagery_bytes, journal_rows
 
 
 def test_sigkill_mid_run_then_resume_gives_identical_bytes(reference_run, tiny_model, tmp_path):
@@ -33,7 +22,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_bytes(reference_run, tiny_m
     journal = out / "satgeo-batch.sqlite"
     deadline = time.monotonic() + 180
     try:
-        while _done_count(journal) < 2:
+        while journal_rows(journal, "chunks") < 2:
             assert proc.poll() is None, f"batch exited early: {proc.stderr.read().decode()[-500:]}"
             assert time.monotonic() < deadline, "batch made no progress"
             time.sleep(0.01)
@@ -41,7 +30,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_bytes(reference_run, tiny_m
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    done = _done_count(journal)
+    done = journal_rows(journal, "chunks")
     assert 2 <= done < ref_summary.chunks, "the kill should land mid-run"
     # Every COG under a final name is complete (temporaries are hidden '.…satgeo-tmp' files).
     finals = sorted((out / "chunks").glob("*.tif"))

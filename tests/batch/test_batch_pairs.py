@@ -11,7 +11,7 @@ import numpy as np
 import pystac
 import pytest
 import rasterio
-from batch_helpers import HERE
+from batch_helpers import HERE, journal_rows
 from pairs_helpers import mask_on_grid_of, run_cli, touching
 from rio_cogeo.cogeo import cog_validate
 
@@ -165,18 +165,6 @@ def test_unusable_pair_options_give_one_error_line_and_write_nothing(tiny_model,
     assert not out.exists()
 
 
-def _pairs_done(journal) -> int:
-    import sqlite3
-
-    if not journal.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1) as db:
-            return db.execute("SELECT count(*) FROM pairs").fetchone()[0]
-    except sqlite3.Error:
-        return 0  # tables not created yet
-
-
 def test_sigkill_during_the_pair_export_then_resume_gives_identical_bytes(pairs_run, tiny_model, tmp_path):
     import os
     import signal
@@ -194,7 +182,7 @@ def test_sigkill_during_the_pair_export_then_resume_gives_identical_bytes(pairs_
     journal = out / "satgeo-batch.sqlite"
     deadline = time.monotonic() + 240
     try:
-        while _pairs_done(journal) < 3:
+        while journal_rows(journal, "pairs") < 3:
             assert proc.poll() is None, f"batch exited early: {proc.stderr.read().decode()[-500:]}"
             assert time.monotonic() < deadline, "no pair was written"
             time.sleep(0.01)
@@ -202,7 +190,7 @@ def test_sigkill_during_the_pair_export_then_resume_gives_identical_bytes(pairs_
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    assert 3 <= _pairs_done(journal) < summary.pairs["train"] + summary.pairs["val"], "the kill should land mid-export"
+    assert 3 <= journal_rows(journal, "pairs") < summary.pairs["train"] + summary.pairs["val"], "the kill should land mid-export"
     r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming pairs" in r.stderr

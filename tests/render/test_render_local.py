@@ -11,6 +11,7 @@ import pytest
 import rasterio
 
 from satgeo.errors import InputError, ModelError
+from satgeo.eval.lattice import lattice_share
 from satgeo.eval.seams import lattice_borders, seam_ratio
 from satgeo.models.noise_field import field_noise
 from satgeo.render.engine import check_gsd, lattice_gsd, render_mask, render_to_cog
@@ -76,22 +77,14 @@ def test_context_must_leave_pixels(gen):
         gen.generate_batch(np.zeros((1, 2 * c, 2 * c), np.uint8))
 
 
-def lattice_share(img: np.ndarray, stride: int) -> float:
-    """DESIGN.md's lattice share: fold at the stride, std of the mean cell / std of the image."""
-    g = img.astype(np.float64).mean(axis=2) if img.ndim == 3 else img.astype(np.float64)
-    h, w = (g.shape[0] // stride) * stride, (g.shape[1] // stride) * stride
-    cell = g[:h, :w].reshape(h // stride, stride, w // stride, stride).mean(axis=(0, 2))
-    return float(cell.std() / g.std())
-
-
 @pytest.mark.parametrize("cls", [0, 1, 3, 4])
 def test_uniform_areas_show_no_window_lattice(gen, cls):
     s = gen.config.tile_size - gen.config.overlap
     img = render_mask(gen, np.full((8 * s, 8 * s), cls, np.uint8), seed=1)
-    share = lattice_share(img, s)
+    fold = lattice_share([img], s)
     # independent cells give about 1/sqrt(64) = 0.125; a window pattern approaches 1
-    assert share <= 0.2 and share * 8 <= 3
-    assert img.mean(axis=2).std() >= 1.0
+    assert fold["cells"] == 64 and fold["share"] <= 0.2 and fold["share_x_sqrt_cells"] <= 3
+    assert fold["grey_std"] >= 1.0
 
 
 def test_render_mask_borders_are_seamless(gen):
@@ -161,9 +154,9 @@ def test_the_shipped_model_shows_no_window_lattice(cls):
     gen = get_generator(None)
     s = gen.card.tile_size - gen.card.overlap
     img = render_mask(gen, np.full((4 * s, 4 * s), cls, np.uint8), seed=0)
-    share = lattice_share(img, s)
-    assert share * 4 <= 3  # share x sqrt(cells)
-    assert img.mean(axis=2).std() >= 4  # textured, not a flat fill
+    fold = lattice_share([img], s)
+    assert fold["cells"] == 16 and fold["share_x_sqrt_cells"] <= 3
+    assert fold["grey_std"] >= 4  # textured, not a flat fill
 
 
 def _landcover_folder(root, colours):
