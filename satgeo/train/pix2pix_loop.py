@@ -97,9 +97,6 @@ def train_pix2pix(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     local = opts.arch == "local"
-    multiple = 2 ** (len(opts.chans) - 1) if local else 2**opts.num_downs
-    if opts.crop % multiple:
-        raise InputError(f"crop {opts.crop} must be a multiple of {multiple} for this architecture")
     if landcover and not local:
         raise InputError("land-cover pairs need --arch local (the U-Net has no GSD input)")
     if opts.threads:
@@ -108,6 +105,8 @@ def train_pix2pix(
     amp = opts.bf16 and (dev.type == "cuda" or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
     card = dict(opts.card)
     config = _config(pairs, opts, card.pop("name", out.name), card, landcover)
+    if opts.crop % config.multiple:
+        raise InputError(f"crop {opts.crop} must be a multiple of {config.multiple} for this architecture")
     torch.manual_seed(opts.seed)
     # the reference N(0, 0.02) init suits normalised U-Nets; the unnormalised local net keeps
     # PyTorch's fan-in scaled init (seeded above) so activations neither vanish nor explode
