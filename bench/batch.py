@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 BOULDER = ROOT.parent / "shared" / "data" / "opengeos_boulder_mtbf33" / "boulder_buildings.zip"
 
@@ -93,9 +92,9 @@ def main() -> None:
     runs["local_2threads"] = (s2, time.perf_counter() - t0)
     ray_start = None
     if not args.skip_ray:
-        import ray
-
         import os
+
+        import ray
 
         os.environ.setdefault("RAY_worker_niceness", "0")  # compete with the local runs on equal terms
         t0 = time.perf_counter()

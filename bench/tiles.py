@@ -97,11 +97,11 @@ def main() -> None:
 
     sys.path.insert(0, str(REPO / "tests" / "server"))
     from conftest import LiveServer, build_tiny_pix2pix  # the same tiny model and launcher the tests use
+    from PIL import Image
 
     from satgeo.geo.cog import write_cog
     from satgeo.geo.grid import Grid
-    from server.tiles import tile_bounds_3857
-    from PIL import Image
+    from satgeo_server.tiles import tile_bounds_3857
 
     work = Path(tempfile.mkdtemp(prefix="satgeo-bench-tiles-"))
     procs = []

@@ -1,6 +1,6 @@
 """satgeo's local generation server (FastAPI): jobs, scenes, XYZ tiles and a web map page."""
 
-from server.app import create_app
-from server.settings import Settings
+from satgeo_server.app import create_app
+from satgeo_server.settings import Settings
 
 __all__ = ["create_app", "Settings"]

@@ -8,8 +8,9 @@ import logging
 import shutil
 import tempfile
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Annotated, Any
 
 import anyio
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
@@ -19,16 +20,26 @@ from fastapi.staticfiles import StaticFiles
 
 from satgeo import __version__
 from satgeo.errors import Cancelled, InputError, LimitError, ModelError, SatgeoError
-from server import inputs
-from server import store as st
-from server.middleware import BearerAuth, BodyLimit
-from server.scenes import SceneRegistry, model_card
-from server.schemas import (
-    Basemap, Health, JobCreate, JobCreated, JobStatus, ModelInfo, Scene, SceneCreate, TileJSON, Upload, WebMapConfig,
+from satgeo_server import inputs
+from satgeo_server import store as st
+from satgeo_server.middleware import BearerAuth, BodyLimit
+from satgeo_server.scenes import SceneRegistry, model_card
+from satgeo_server.schemas import (
+    Basemap,
+    Health,
+    JobCreate,
+    JobCreated,
+    JobStatus,
+    ModelInfo,
+    Scene,
+    SceneCreate,
+    TileJSON,
+    Upload,
+    WebMapConfig,
 )
-from server.settings import Settings
-from server.tiles import TileService
-from server.worker import JobWorker, job_dir, stac_path, RESULT_NAME
+from satgeo_server.settings import Settings
+from satgeo_server.tiles import TileService
+from satgeo_server.worker import RESULT_NAME, JobWorker, job_dir, stac_path
 
 log = logging.getLogger("satgeo.server")
 STATIC = Path(__file__).parent / "static"
@@ -160,7 +171,7 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
             path = job_dir(settings, job.id) / RESULT_NAME
             if not path.is_file():
                 return None
-            from server.preview import cog_bounds_lonlat
+            from satgeo_server.preview import cog_bounds_lonlat
 
             result_bounds[job.id] = cog_bounds_lonlat(path)
         return result_bounds[job.id]
@@ -204,7 +215,7 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
              responses={200: {"content": {"image/png": {}}}})
     def job_preview(job_id: str) -> FileResponse:
         """The result warped to Web Mercator, at most 1024 px a side (the job's ``bounds`` place it)."""
-        from server.preview import job_preview as make_preview
+        from satgeo_server.preview import job_preview as make_preview
 
         png, _ = make_preview(_result(job_id))
         return FileResponse(png, media_type="image/png")
@@ -219,7 +230,7 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
     # -- uploads and scenes -------------------------------------------------------------------
 
     @app.post("/v1/uploads", response_model=Upload, status_code=201)
-    def upload(file: UploadFile = File(...)) -> Upload:
+    def upload(file: Annotated[UploadFile, File()]) -> Upload:
         suffix = Path(file.filename or "").suffix.lower()
         if suffix not in inputs.LAYER_SUFFIXES:
             raise InputError(f"upload a GeoJSON or GeoPackage file ({', '.join(inputs.LAYER_SUFFIXES)}), got {suffix or 'no extension'!r}")

@@ -13,8 +13,8 @@ from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError, LimitError, ModelError
 from satgeo.geo.area import Area
-from server.schemas import FeatureCollection, Geometry, JobCreate
-from server.settings import Settings
+from satgeo_server.schemas import FeatureCollection, Geometry, JobCreate
+from satgeo_server.settings import Settings
 
 LAYER_SUFFIXES = (".geojson", ".json", ".gpkg")
 #: GSD assumed for the pixel limit when a job leaves GSD to the model.

@@ -14,10 +14,10 @@ from typing import Any
 from shapely.geometry import box
 
 from satgeo.errors import InputError, LimitError
-from server import inputs
-from server.schemas import SceneCreate
-from server.settings import Settings
-from server.store import Store
+from satgeo_server import inputs
+from satgeo_server.schemas import SceneCreate
+from satgeo_server.settings import Settings
+from satgeo_server.store import Store
 
 WEB_MERCATOR_HALF = 20037508.342789244
 EQUATOR_M_PER_PX_Z0 = 2 * WEB_MERCATOR_HALF / 256

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,25 +30,25 @@ class FeatureCollection(BaseModel):
 
 
 class GenerationParams(Strict):
-    model: Optional[str] = Field(None, max_length=500, description="registry name, or a path inside --data-dir")
-    prompt: Optional[str] = Field(None, max_length=2000)
-    date: Optional[dt.date] = None
-    cloud_cover: Optional[float] = Field(None, ge=0, le=1, allow_inf_nan=False)
+    model: str | None = Field(None, max_length=500, description="registry name, or a path inside --data-dir")
+    prompt: str | None = Field(None, max_length=2000)
+    date: dt.date | None = None
+    cloud_cover: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     seed: int = Field(0, ge=0, le=2**32 - 1)
-    steps: Optional[int] = Field(None, ge=1, le=1000)
+    steps: int | None = Field(None, ge=1, le=1000)
 
 
 class JobCreate(GenerationParams):
     """An area to render into a COG: ``aoi`` (EPSG:4326) or ``bbox`` + ``crs``."""
 
-    aoi: Optional[Geometry] = None
-    bbox: Optional[list[float]] = Field(None, min_length=4, max_length=4, description="W S E N in crs")
+    aoi: Geometry | None = None
+    bbox: list[float] | None = Field(None, min_length=4, max_length=4, description="W S E N in crs")
     crs: str = Field("EPSG:4326", max_length=200)
-    footprints: Optional[FeatureCollection] = None
-    gsd: Optional[float] = Field(None, gt=0, le=10_000, allow_inf_nan=False, description="ground m/px")
+    footprints: FeatureCollection | None = None
+    gsd: float | None = Field(None, gt=0, le=10_000, allow_inf_nan=False, description="ground m/px")
 
     @model_validator(mode="after")
-    def _one_area(self) -> "JobCreate":
+    def _one_area(self) -> JobCreate:
         if (self.aoi is None) == (self.bbox is None):
             raise ValueError("give exactly one of aoi (GeoJSON geometry) or bbox (W S E N)")
         return self
@@ -64,47 +64,47 @@ class JobStatus(BaseModel):
     id: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float = Field(ge=0, le=1)
-    error: Optional[str] = None
+    error: str | None = None
     attempts: int
     created: float
     updated: float
     links: dict[str, str]
-    bounds: Optional[list[float]] = Field(None, description="W S E N (EPSG:4326) of the result, once it exists")
+    bounds: list[float] | None = Field(None, description="W S E N (EPSG:4326) of the result, once it exists")
 
 
 class LayerRef(Strict):
     """A layer of a scene: a path inside --data-dir (or an upload), or inline GeoJSON."""
 
-    path: Optional[str] = Field(None, max_length=1000)
-    geojson: Optional[FeatureCollection] = None
+    path: str | None = Field(None, max_length=1000)
+    geojson: FeatureCollection | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "LayerRef":
+    def _one_source(self) -> LayerRef:
         if (self.path is None) == (self.geojson is None):
             raise ValueError("a layer needs exactly one of path or geojson")
         return self
 
 
 class SceneCreate(GenerationParams):
-    name: Optional[str] = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=200)
     layers: list[LayerRef] = Field(min_length=1, max_length=16)
-    native_zoom: Optional[int] = Field(None, ge=1, le=22, description="zoom generated natively")
+    native_zoom: int | None = Field(None, ge=1, le=22, description="zoom generated natively")
 
 
 class Scene(BaseModel):
     id: str
-    name: Optional[str]
+    name: str | None
     bounds: list[float]
     native_zoom: int
     minzoom: int
     maxzoom: int
     model: str
     model_name: str = Field(description="the model's own name (``model`` may be a checkpoint path)")
-    prompt: Optional[str] = None
-    date: Optional[str] = None
-    cloud_cover: Optional[float] = None
+    prompt: str | None = None
+    date: str | None = None
+    cloud_cover: float | None = None
     seed: int = 0
-    steps: Optional[int] = None
+    steps: int | None = None
     links: dict[str, str]
 
 
@@ -131,7 +131,7 @@ class Basemap(BaseModel):
 class WebMapConfig(BaseModel):
     """What the web map page needs to know about this server."""
 
-    basemap: Optional[Basemap] = None
+    basemap: Basemap | None = None
     max_area_km2: float
     default_model: str
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 import io
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from rasterio.crs import CRS
 
 from satgeo.errors import InputError
-from server.scenes import WEB_MERCATOR_HALF, LoadedScene, SceneRegistry
-from server.settings import Settings
-from server.tilecache import TileCache
-from server.warp import mercator_pixel_centres, sample_bilinear
+from satgeo_server.scenes import WEB_MERCATOR_HALF, LoadedScene, SceneRegistry
+from satgeo_server.settings import Settings
+from satgeo_server.tilecache import TileCache
+from satgeo_server.warp import mercator_pixel_centres, sample_bilinear
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from satgeo.errors import Cancelled, SatgeoError
-from server import store as st
-from server.settings import Settings
+from satgeo_server import store as st
+from satgeo_server.settings import Settings
 
 log = logging.getLogger("satgeo.server")
 
@@ -33,9 +33,10 @@ def stac_path(result: Path) -> Path | None:
 
 
 def build_render_request(req: dict[str, Any], folder: Path):
+    from shapely.geometry import shape
+
     from satgeo.geo.area import Area
     from satgeo.render.request import RenderRequest
-    from shapely.geometry import shape
 
     if req.get("aoi"):
         area = Area(shape(req["aoi"]))

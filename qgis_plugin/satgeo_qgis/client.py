@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any, Optional
+from typing import Any
 
 from qgis.core import QgsBlockingNetworkRequest, QgsFeedback
 from qgis.PyQt.QtCore import QByteArray, QUrl
@@ -30,7 +30,7 @@ CANCELLED = {"cancelled", "canceled"}
 class ServerError(Exception):
     """A one-line, user-facing description of what went wrong talking to the server."""
 
-    def __init__(self, message: str, status: Optional[int] = None):
+    def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
 
@@ -92,7 +92,7 @@ class SatgeoClient:
         base_url: str = DEFAULT_URL,
         token: str = "",
         authcfg: str = "",
-        feedback: Optional[QgsFeedback] = None,
+        feedback: QgsFeedback | None = None,
     ):
         base_url = (base_url or "").strip().rstrip("/")
         if not base_url:
@@ -110,7 +110,7 @@ class SatgeoClient:
             return path
         return self.base_url + "/" + path.lstrip("/")
 
-    def _request(self, path: str, content_type: Optional[str] = None, timeout_ms: int = REQUEST_TIMEOUT_MS) -> QNetworkRequest:
+    def _request(self, path: str, content_type: str | None = None, timeout_ms: int = REQUEST_TIMEOUT_MS) -> QNetworkRequest:
         req = QNetworkRequest(QUrl(self.url(path)))
         # Worker threads sleep between polls without an event loop, so a kept-alive socket that the
         # server closed meanwhile goes unnoticed and the next request stalls: use one connection per call.
@@ -124,7 +124,7 @@ class SatgeoClient:
             req.setRawHeader(b"Authorization", b"Bearer " + self.token.encode("utf-8"))
         return req
 
-    def _send(self, method: str, path: str, body: Optional[dict] = None, progress=None) -> bytes:
+    def _send(self, method: str, path: str, body: dict | None = None, progress=None) -> bytes:
         blocking = QgsBlockingNetworkRequest()
         if self.authcfg:
             blocking.setAuthCfg(self.authcfg)
@@ -170,7 +170,7 @@ class SatgeoClient:
             raise ServerError(f"server error {status} on {method} {path}: {detail or _one_line(blocking.errorMessage())}", status)
         return content
 
-    def _json(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+    def _json(self, method: str, path: str, body: dict | None = None) -> Any:
         content = self._send(method, path, body)
         if not content:
             return {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from typing import Optional
 
 from qgis.core import (
     QgsApplication,
@@ -39,17 +38,17 @@ class SatgeoController(QObject):
     liveLayerAdded = pyqtSignal(object)
     liveStatus = pyqtSignal(str)  # what the live layers are doing (rendering cold metatiles, up to date)
 
-    def __init__(self, canvas, message_bar, project: Optional[QgsProject] = None, settings: Optional[PluginSettings] = None):
+    def __init__(self, canvas, message_bar, project: QgsProject | None = None, settings: PluginSettings | None = None):
         super().__init__()
         self.canvas = canvas
         self.bar = message_bar
         self.project = project or QgsProject.instance()
         self.settings = settings or PluginSettings.load()
-        self.area: Optional[QgsGeometry] = None
-        self.area_crs: Optional[QgsCoordinateReferenceSystem] = None
+        self.area: QgsGeometry | None = None
+        self.area_crs: QgsCoordinateReferenceSystem | None = None
         self.layers: dict = {kind: None for kind in geo.LAYER_KINDS}
         self.tasks: list = []
-        self.local_server: Optional[LocalServer] = None
+        self.local_server: LocalServer | None = None
         self.requests = AsyncGets()
         self.live_watch = LiveWatch(self)
         self.rect_tool = RectangleMapTool(canvas)
@@ -88,7 +87,7 @@ class SatgeoController(QObject):
     def use_canvas_extent(self) -> None:
         self.set_area(QgsGeometry.fromRect(self.canvas.extent()), self.canvas_crs(), "canvas extent")
 
-    def use_selected_feature(self, layer: Optional[QgsVectorLayer]) -> bool:
+    def use_selected_feature(self, layer: QgsVectorLayer | None) -> bool:
         try:
             geom, crs = geo.layer_area(layer, selected_only=True)
         except geo.AreaError as exc:
@@ -163,10 +162,10 @@ class SatgeoController(QObject):
         self.check_server()
 
     # -- run --------------------------------------------------------------------------------------
-    def set_layer(self, kind: str, layer: Optional[QgsVectorLayer]) -> None:
+    def set_layer(self, kind: str, layer: QgsVectorLayer | None) -> None:
         self.layers[kind] = layer
 
-    def _footprints(self, aoi: QgsGeometry) -> Optional[dict]:
+    def _footprints(self, aoi: QgsGeometry) -> dict | None:
         chosen = [(layer, kind) for kind, layer in self.layers.items() if layer is not None]
         for layer, kind in chosen:
             if not layer.isValid():
@@ -194,7 +193,7 @@ class SatgeoController(QObject):
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         return os.path.join(folder, f"satgeo-{stamp}.tif")
 
-    def run(self) -> Optional[SynthesisTask]:
+    def run(self) -> SynthesisTask | None:
         """Submit the current area as a job in a QgsTask; None (and a message) when something is missing."""
         try:
             body = self.job_body()
@@ -246,7 +245,7 @@ class SatgeoController(QObject):
             body["steps"] = s.steps
         return body
 
-    def add_live_layer(self) -> Optional[QgsTask]:
+    def add_live_layer(self) -> QgsTask | None:
         """Register a scene (in a background task) and add its XYZ layer on the main thread."""
         try:
             body = self.scene_body()
@@ -311,12 +310,12 @@ class LiveWatch(QObject):
         from qgis.PyQt.QtCore import QTimer
 
         self.controller = controller
-        self.client: Optional[SatgeoClient] = None
+        self.client: SatgeoClient | None = None
         self.requests = AsyncGets()
         self.timer = QTimer(self)
         self.timer.setInterval(self.POLL_MS)
         self.timer.timeout.connect(self._poll)
-        self._start_count: Optional[int] = None
+        self._start_count: int | None = None
         self._started = 0.0
         self._connected = False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -47,7 +47,7 @@ def _check_crs(crs: QgsCoordinateReferenceSystem, what: str) -> None:
         raise AreaError(f"{what} has no valid CRS; set one (Project > Properties > CRS or the layer's Properties)")
 
 
-def to_wgs84(geom: QgsGeometry, crs: QgsCoordinateReferenceSystem, project: Optional[QgsProject] = None) -> QgsGeometry:
+def to_wgs84(geom: QgsGeometry, crs: QgsCoordinateReferenceSystem, project: QgsProject | None = None) -> QgsGeometry:
     """A copy of ``geom`` (in ``crs``) in EPSG:4326, with edges densified first."""
     if geom is None or geom.isNull() or geom.isEmpty():
         raise AreaError("the area is empty; draw a rectangle or polygon, or pick a feature")
@@ -95,8 +95,8 @@ def _jsonable(value):
 def layer_features(
     layer: QgsVectorLayer,
     kind: str,
-    project: Optional[QgsProject] = None,
-    within: Optional[QgsGeometry] = None,
+    project: QgsProject | None = None,
+    within: QgsGeometry | None = None,
 ) -> list:
     """GeoJSON features (EPSG:4326) of ``layer``, tagged ``satgeo_class=kind``.
 
@@ -143,7 +143,7 @@ def _tag_class(props: dict, kind: str, geom: QgsGeometry) -> None:
     props[default[0]] = default[1]
 
 
-def feature_collection(layers: Iterable[tuple], project=None, within=None) -> Optional[dict]:
+def feature_collection(layers: Iterable[tuple], project=None, within=None) -> dict | None:
     """One FeatureCollection from (layer, kind) pairs; None when no layer was given."""
     layers = [(layer, kind) for layer, kind in layers if layer is not None]
     if not layers:
@@ -183,11 +183,11 @@ def job_body(
     model: str = "",
     prompt: str = "",
     date: str = "",
-    cloud_cover: Optional[float] = None,
-    seed: Optional[int] = None,
-    gsd: Optional[float] = None,
-    steps: Optional[int] = None,
-    footprints: Optional[dict] = None,
+    cloud_cover: float | None = None,
+    seed: int | None = None,
+    gsd: float | None = None,
+    steps: int | None = None,
+    footprints: dict | None = None,
 ) -> dict:
     """The POST /v1/jobs (and /v1/scenes) body; unset options are left out so the server's defaults apply."""
     body: dict = {"aoi": geojson_geometry(aoi_wgs84)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .client import CANCELLED, FAILED, SUCCEEDED, SatgeoClient, ServerError
 
@@ -25,7 +25,7 @@ def run_job(
     on_submitted: Callable[[str], None] = lambda job_id: None,
     log: Callable[[str], None] = lambda msg: None,
     poll_seconds: float = POLL_SECONDS,
-    timeout_seconds: Optional[float] = None,
+    timeout_seconds: float | None = None,
 ) -> str:
     """Submit ``body``, follow the job, download its COG to ``dest``; returns ``dest``.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from qgis.core import QgsDataSourceUri, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
 
@@ -16,7 +15,7 @@ class LayerError(ValueError):
     """A one-line reason why a result could not be added."""
 
 
-def style_path(name: str) -> Optional[str]:
+def style_path(name: str) -> str | None:
     """A style shipped in the plugin zip (``styles/``), or the repository's ``styles/`` in a checkout."""
     for folder in (os.path.join(PLUGIN_DIR, "styles"), os.path.join(PLUGIN_DIR, "..", "..", "styles")):
         path = os.path.normpath(os.path.join(folder, name))
@@ -33,7 +32,7 @@ def _holds_vector(node) -> bool:
     return any(isinstance(n.layer(), QgsVectorLayer) for n in node.findLayers())
 
 
-def satgeo_group(project: Optional[QgsProject] = None) -> QgsLayerTreeGroup:
+def satgeo_group(project: QgsProject | None = None) -> QgsLayerTreeGroup:
     """The top-level 'satgeo' group, kept just below the last top-level node holding vector layers:
     imagery goes under the footprints, roads and areas it was made from."""
     root = (project or QgsProject.instance()).layerTreeRoot()
@@ -51,14 +50,14 @@ def satgeo_group(project: Optional[QgsProject] = None) -> QgsLayerTreeGroup:
     return group
 
 
-def add_to_group(layer, project: Optional[QgsProject] = None):
+def add_to_group(layer, project: QgsProject | None = None):
     project = project or QgsProject.instance()
     project.addMapLayer(layer, False)
     satgeo_group(project).insertLayer(0, layer)
     return layer
 
 
-def add_result_layer(path: str, name: Optional[str] = None, project: Optional[QgsProject] = None) -> QgsRasterLayer:
+def add_result_layer(path: str, name: str | None = None, project: QgsProject | None = None) -> QgsRasterLayer:
     """Open the downloaded COG, style it from ``synthetic.qml`` and put it on top of the satgeo group."""
     layer = QgsRasterLayer(path, name or os.path.splitext(os.path.basename(path))[0], "gdal")
     if not layer.isValid():
@@ -82,7 +81,7 @@ def xyz_uri(tilejson: dict) -> str:
     return bytes(uri.encodedUri()).decode("utf-8")
 
 
-def add_live_layer(tilejson: dict, name: str = "satgeo live", project: Optional[QgsProject] = None) -> QgsRasterLayer:
+def add_live_layer(tilejson: dict, name: str = "satgeo live", project: QgsProject | None = None) -> QgsRasterLayer:
     layer = QgsRasterLayer(xyz_uri(tilejson), name, "wms")
     if not layer.isValid():
         raise LayerError(f"QGIS rejected the live layer: {layer.error().summary() or 'invalid XYZ source'}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional
 
 from qgis.PyQt.QtCore import QObject, QProcess, pyqtSignal
 
@@ -26,7 +25,7 @@ class LocalServer(QObject):
         self.python = python or "python3"
         self.port = int(port)
         self.data_dir = data_dir
-        self.url: Optional[str] = None
+        self.url: str | None = None
         self.output = ""
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)

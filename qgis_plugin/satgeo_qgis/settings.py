@@ -30,7 +30,7 @@ class PluginSettings:
     output_dir: str = ""
 
     @classmethod
-    def load(cls) -> "PluginSettings":
+    def load(cls) -> PluginSettings:
         store = QgsSettings()
         out = cls()
         for f in fields(cls):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from qgis.core import QgsFeedback, QgsMessageLog, QgsTask
 
@@ -24,7 +24,7 @@ class SynthesisTask(QgsTask):
         server: dict,
         body: dict,
         dest: str,
-        on_done: Optional[Callable[["SynthesisTask"], None]] = None,
+        on_done: Callable[[SynthesisTask], None] | None = None,
         description: str = "satgeo: synthesize imagery",
     ):
         """``server`` holds SatgeoClient's keyword arguments: base_url, token, authcfg."""
@@ -33,9 +33,9 @@ class SynthesisTask(QgsTask):
         self.body = body
         self.dest = dest
         self.on_done = on_done
-        self.job_id: Optional[str] = None
-        self.result_path: Optional[str] = None
-        self.error: Optional[str] = None
+        self.job_id: str | None = None
+        self.result_path: str | None = None
+        self.error: str | None = None
         self.cancelled = False
         self._feedback = QgsFeedback()
 

@@ -7,14 +7,20 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import DATA, bar_texts, http_json, wait_until
-from test_qgis_live_and_errors import draw_patch, footprints
-
+from conftest import bar_texts, http_json, wait_until
 from qgis.core import QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtCore import QPoint
 from qgis.PyQt.QtWidgets import (
-    QAbstractButton, QCheckBox, QComboBox, QAbstractSpinBox, QFormLayout, QLabel, QLineEdit, QWidget,
+    QAbstractButton,
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QWidget,
 )
+from test_qgis_live_and_errors import draw_patch, footprints
 
 
 def artifacts(tmp_path) -> str:

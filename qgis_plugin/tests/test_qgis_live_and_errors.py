@@ -7,8 +7,6 @@ import time
 
 import pytest
 from conftest import DATA, bar_texts, http_json, wait_until
-from test_qgis_panel_run import drag_rectangle, show_area
-
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsMapRendererParallelJob,
@@ -19,6 +17,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
+from test_qgis_panel_run import drag_rectangle, show_area
 
 
 def draw_patch(plugin, project, crs="EPSG:3857"):

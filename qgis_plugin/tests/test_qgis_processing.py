@@ -11,7 +11,6 @@ import zipfile
 
 import pytest
 from conftest import DATA, PLUGIN_ROOT
-
 from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer, QgsRectangle, QgsVectorLayer
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+
 import numpy as np
 import shapely
 from affine import Affine

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import geopandas as gpd
 import numpy as np

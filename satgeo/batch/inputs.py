@@ -9,9 +9,9 @@ recoverable oddities come back as one-line notes for the CLI to print.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import geopandas as gpd
 import numpy as np

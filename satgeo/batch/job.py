@@ -14,9 +14,9 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import rasterio
 import shapely
@@ -26,17 +26,23 @@ from shapely.geometry.base import BaseGeometry
 from satgeo.batch import inputs
 from satgeo.batch.chips import ChipPlan, PairOptions, plan_chips
 from satgeo.batch.chunk import (
-    ChunkTask, RenderFn, RenderParams, layers_near, stale_cog_dirs, stale_temporaries, write_atomic,
+    ChunkTask,
+    RenderFn,
+    RenderParams,
+    layers_near,
+    stale_cog_dirs,
+    stale_temporaries,
+    write_atomic,
 )
 from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
-from satgeo.hashing import file_sha256
-from satgeo.batch.pairs import PAIRS_DIR, PairsResult, export_pairs, label_layers
 from satgeo.batch.mosaic import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
+from satgeo.batch.pairs import PAIRS_DIR, PairsResult, export_pairs, label_layers
 from satgeo.batch.plan import Lattice, Plan, make_plan
 from satgeo.batch.stac import build_catalog
 from satgeo.batch.summary import BatchSummary, Progress
 from satgeo.errors import InputError
 from satgeo.geo.area import WGS84, reproject_geometry, utm_crs_for
+from satgeo.hashing import file_sha256
 
 ENGINES = ("local", "ray")
 #: Road lines are widened by this (ground metres) when planning, as masks draw them with a width.

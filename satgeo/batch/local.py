@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from satgeo.batch.chunk import ChunkTask, RenderFn, default_render_fn
 

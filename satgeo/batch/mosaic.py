@@ -8,8 +8,8 @@ gaps between chunks; it is made from each chunk's band 1 scaled by 0 plus 255.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 import rasterio

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from satgeo.batch.chunk import ChunkTask, RenderFn
 from satgeo.errors import InputError
-
 
 
 class ChunkWorker:

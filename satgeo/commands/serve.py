@@ -77,7 +77,7 @@ def register(app: click.Group) -> None:
         import uvicorn
 
         from satgeo.models.registry import satgeo_home
-        from server import Settings, create_app
+        from satgeo_server import Settings, create_app
 
         settings = Settings(
             data_dir=data_dir or satgeo_home() / "server", host=host, token=token or None,

@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
 
 import numpy as np
 
 from satgeo.errors import InputError
 from satgeo.eval.segmenter import (
-    CLASS_NAMES, Sample, SegmenterConfig, at_scale, class_scores, confusion, scale_for, torch_threads,
+    CLASS_NAMES,
+    Sample,
+    SegmenterConfig,
+    at_scale,
+    class_scores,
+    confusion,
+    scale_for,
+    torch_threads,
     train_segmenter,
 )
 

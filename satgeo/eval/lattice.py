@@ -8,7 +8,7 @@ is reported too: about 1 for real imagery, sqrt(cells) for a pure window pattern
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -9,7 +9,7 @@ Scores are PSNR and SSIM against the real chip, averaged over chips.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -12,9 +12,9 @@ real chips (the noise floor of this KID).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -22,7 +22,12 @@ from satgeo.errors import InputError
 from satgeo.eval.lattice import lattice_share, uniform_lattice
 from satgeo.eval.realism import C2STConfig, c2st, kid
 from satgeo.eval.segmenter import (
-    Sample, SegmenterConfig, cached_segmenter, evaluate_segmenter, scale_for, torch_threads,
+    Sample,
+    SegmenterConfig,
+    cached_segmenter,
+    evaluate_segmenter,
+    scale_for,
+    torch_threads,
 )
 from satgeo.train.pairs import Pairs
 

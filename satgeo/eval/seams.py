@@ -7,7 +7,7 @@ seam ratio = mean |difference| of adjacent pixels across tile borders
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

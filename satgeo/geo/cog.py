@@ -16,10 +16,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import rasterio

@@ -36,15 +36,16 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from affine import Affine
 import pandas as pd
 import shapely
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.features import rasterize
 
@@ -95,7 +96,7 @@ TAG_COLUMNS = ("building", "highway", "waterway", "natural", "landuse", "leisure
 #: GDAL OSM driver layers that carry area and line features.
 OSM_LAYERS = ("lines", "multipolygons")
 
-Layer = Union[str, Path, gpd.GeoDataFrame]
+Layer = str | Path | gpd.GeoDataFrame
 
 # --------------------------------------------------------------------------------------------
 # Reading
@@ -136,7 +137,7 @@ def read_layer(
     """
     if isinstance(source, gpd.GeoDataFrame):
         return source
-    from pyogrio.errors import DataSourceError, DataLayerError
+    from pyogrio.errors import DataLayerError, DataSourceError
 
     path = os.fspath(source)
     if not path.startswith("/vsi") and not os.path.exists(path):

@@ -17,9 +17,10 @@ ground metres; ``ground_gsd`` handles that (and any other CRS) with the projecti
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date as Date
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from pyproj import Geod, Proj
 from rasterio.crs import CRS

@@ -7,7 +7,7 @@ Mercator metres (C = the equator's length) and ``that * cos(lat)`` ground metres
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import mercantile
 import numpy as np

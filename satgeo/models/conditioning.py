@@ -36,7 +36,7 @@ CLASS_NAMES = ("background", "building", "road", "water", "vegetation")
 def _palette_from(colours: dict) -> tuple[tuple[int, int, int], ...]:
     out = []
     for i, name in enumerate(CLASS_NAMES):
-        c = str(colours.get(name, "#%02x%02x%02x" % PALETTES["geosynth-osm"][i])).lstrip("#")
+        c = str(colours.get(name, "#" + "".join(f"{v:02x}" for v in PALETTES["geosynth-osm"][i]))).lstrip("#")
         if len(c) != 6 or any(ch not in "0123456789abcdefABCDEF" for ch in c):
             raise InputError(f"conditioning colour for {name} must be #rrggbb, got {colours.get(name)!r}")
         out.append((int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)))

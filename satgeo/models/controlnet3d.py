@@ -17,8 +17,9 @@ blocks.*,conv_out}``, ``controlnet_down_blocks``, ``controlnet_mid_block``, ``te
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

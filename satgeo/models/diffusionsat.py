@@ -18,16 +18,21 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from satgeo.errors import InputError, ModelError
 from satgeo.models.ds_layout import (  # noqa: F401 - re-exported: the family's public names
-    find_controlnet_dir, find_unet_dir, is_diffusionsat_folder, pipeline_root, quiet_hf, read_card_overrides,
+    find_controlnet_dir,
+    find_unet_dir,
+    is_diffusionsat_folder,
+    pipeline_root,
+    quiet_hf,
+    read_card_overrides,
     training_window,
 )
 from satgeo.models.ds_speed import SpeedPlan, cpu_has_amx, make_scheduler, plan_speed  # noqa: F401
@@ -134,7 +139,7 @@ class DiffusionSatPipeline:
                 vae = AutoencoderKL.from_pretrained(root / "vae")
                 text_encoder = CLIPTextModel.from_pretrained(root / "text_encoder")
                 tokenizer = CLIPTokenizer.from_pretrained(root / "tokenizer")
-        except (OSError, ValueError, TypeError, EnvironmentError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise ModelError(f"{root}: cannot load a pipeline component: {str(exc).splitlines()[0]}") from None
         sched_file = root / "scheduler" / "scheduler_config.json"
         if not sched_file.exists():
@@ -318,7 +323,12 @@ class DiffusionSatPipeline:
 
 
 from satgeo.models.ds_generator import (  # noqa: E402,F401 - the family's public names
-    REGION_WINDOWS, DiffusionSatGenerator, default_caption, make_card, model_window, window_lonlat,
+    REGION_WINDOWS,
+    DiffusionSatGenerator,
+    default_caption,
+    make_card,
+    model_window,
+    window_lonlat,
 )
 
 

@@ -9,8 +9,8 @@ either the map drawn in its style or, for DiffusionSat's super-resolution Contro
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -20,8 +20,8 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from satgeo.errors import InputError, ModelError
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import struct
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

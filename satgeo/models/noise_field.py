@@ -14,7 +14,7 @@ elementwise arithmetic: bit-identical everywhere.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

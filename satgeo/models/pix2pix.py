@@ -22,19 +22,19 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from satgeo.errors import ModelError
+from satgeo.hashing import file_sha256
 from satgeo.models.base import ModelCard, RegionRequest
 from satgeo.models.noise_field import field_noise
 from satgeo.models.pix2pix_nets import LocalGenerator, UNetGenerator
 from satgeo.models.registry import Family, ModelEntry, register_entry, register_family
-from satgeo.hashing import file_sha256
 
 FAMILY = "pix2pix"
 WEIGHTS_FILE = "model.safetensors"

@@ -8,7 +8,7 @@ every skip block keeps one ``nn.Sequential`` called ``model`` whose indices matc
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -9,9 +9,9 @@ folder/file and how to load it into a ``Generator``. ``load_generator`` resolves
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from satgeo.errors import ModelError
 from satgeo.models.base import Generator

@@ -172,7 +172,7 @@ def build_tiny_diffusionsat(
 def _randomise_zero_layers(model: torch.nn.Module, std: float = 0.05) -> None:
     """Diffusers zero-initialises output convs; give them small random weights so outputs depend on inputs."""
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             if p.dim() > 1 and float(p.abs().max()) == 0.0:
                 p.normal_(0.0, std)
 

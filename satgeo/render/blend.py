@@ -8,7 +8,7 @@ a convex mix of the windows that saw it, and no window edge is ever a visible st
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

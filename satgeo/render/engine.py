@@ -17,9 +17,9 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from rasterio.warp import Resampling, reproject, transform_bounds
@@ -351,8 +351,9 @@ def render_grid(
         r1, c1 = r0 + grid.height, c0 + grid.width
         margin = 0
     else:
-        from satgeo.geo.metadata import ground_gsd
         from rasterio.warp import transform as warp_transform
+
+        from satgeo.geo.metadata import ground_gsd
 
         cx, cy = grid.transform * (grid.width / 2, grid.height / 2)
         lon, lat = warp_transform(grid.crs, "EPSG:4326", [cx], [cy])

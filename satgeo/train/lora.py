@@ -11,8 +11,8 @@ with the frozen base otherwise; same objective as :mod:`satgeo.train.controlnet`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -18,9 +18,9 @@ import csv
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from satgeo.models.pix2pix import CLASSES, Pix2PixConfig, encode_masks, input_lu
 from satgeo.models.pix2pix_nets import PatchDiscriminator, init_weights, receptive_radius
 from satgeo.train.landcover import IGNORE, CropSampler, LandcoverPair, from_pairs
 from satgeo.train.losses import ssim_torch
-from satgeo.train.pairs import PairSampler, Pairs
+from satgeo.train.pairs import Pairs, PairSampler
 
 
 @dataclass

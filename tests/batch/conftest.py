@@ -3,9 +3,9 @@ one uninterrupted reference run that the resume and Ray tests compare against.""
 
 from __future__ import annotations
 
-import pytest
 from pathlib import Path
 
+import pytest
 from batch_helpers import BOULDER, JOB, SUBSET, build_tiny_pix2pix
 
 HERE = Path(__file__).parent

@@ -122,6 +122,6 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path):
         capture_output=True, text=True, env={**os.environ, "SATGEO_DEBUG": ""},
     )
     assert r.returncode == 2, r.stderr
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "did not write" in lines[0]
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]

@@ -51,9 +51,9 @@ def test_the_mosaic_is_one_seamless_image_equal_to_a_single_render(reference_run
     alpha = mosaic[3]
     assert set(np.unique(alpha)) == {0, 255}  # gaps where no tile touches a building
     # The whole extent rendered in one call must equal the chunks wherever chunks exist.
-    from satgeo.geo.grid import Grid
-
     import torch
+
+    from satgeo.geo.grid import Grid
 
     saved = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -123,10 +123,8 @@ def test_diffusionsat_controlnet_follows_the_map(tiny_cn_root):
 
 
 def test_plain_diffusers_controlnet_layout(tiny_root, tmp_path):
-    from satgeo.models.tiny import build_tiny_controlnet
-
     # an SD-style base (UNet without metadata) + a stock ControlNetModel, e.g. GeoSynth-OSM on SD 2.1-base
-    from satgeo.models.tiny import build_tiny_diffusionsat
+    from satgeo.models.tiny import build_tiny_controlnet, build_tiny_diffusionsat
 
     base = build_tiny_diffusionsat(tmp_path / "sdbase", checkpoint_step=None, use_metadata=False)
     root = tmp_path / "geosynth"

@@ -92,8 +92,8 @@ def test_generator_region_is_deterministic_and_aligned(tiny_root):
 
 
 def test_each_window_gets_metadata_from_its_own_extent(tiny_root):
-    from satgeo.models.registry import load_generator
     from satgeo.models.mosaic import plan_windows as pw
+    from satgeo.models.registry import load_generator
 
     gen = load_generator(str(tiny_root), device="cpu")
     req = RegionRequest(masks=np.zeros((448, 448), np.uint8), grid=_grid(448, 448), seed=0, origin=(0, 0),

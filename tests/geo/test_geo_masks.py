@@ -16,7 +16,15 @@ from satgeo.errors import InputError
 from satgeo.geo.area import Area
 from satgeo.geo.grid import Grid
 from satgeo.geo.masks import (
-    BUILDING, ROAD, VEGETATION, WATER, classify, load_layers, parse_other_tags, rasterize_layers, read_layer,
+    BUILDING,
+    ROAD,
+    VEGETATION,
+    WATER,
+    classify,
+    load_layers,
+    parse_other_tags,
+    rasterize_layers,
+    read_layer,
 )
 
 UTM32 = CRS.from_epsg(32632)
@@ -97,9 +105,9 @@ def test_tagged_layer_classes_and_priority():
     assert _at(mask, grid, x - 70, y - 70) == 0  # building=no, landuse=residential, proposed road
     assert _at(mask, grid, x - 50, y - 20) == 0
     # widths in pixels across each line (1 m pixels)
-    col = int((x - 50 - grid.transform.c))
+    col = int(x - 50 - grid.transform.c)
     assert (mask[:, col] == ROAD).sum() == 10 + 14
-    row = int((grid.transform.f - (y - 50)))
+    row = int(grid.transform.f - (y - 50))
     assert (mask[row, :] == WATER).sum() == 20
 
 

@@ -10,7 +10,12 @@ from shapely.geometry import Polygon, box
 
 from satgeo.errors import InputError
 from satgeo.geo.xyz import (
-    mercator_pixel_size, tile_bounds, tile_grid, tile_ground_gsd, tiles_for_geometry, zoom_for_gsd,
+    mercator_pixel_size,
+    tile_bounds,
+    tile_grid,
+    tile_ground_gsd,
+    tiles_for_geometry,
+    zoom_for_gsd,
 )
 
 

@@ -18,7 +18,6 @@ from satgeo.render.engine import render_grid, render_to_cog
 from satgeo.render.plan import Lattice, snapped_grid
 
 
-
 def test_ramp_is_a_partition_of_unity():
     t, o = 64, 16
     w = ramp(t, o)

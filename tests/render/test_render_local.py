@@ -106,10 +106,10 @@ def test_gsd_range_picks_the_lattice_and_bounds_the_request(gen):
 
 
 def test_render_inside_the_gsd_range_needs_no_resampling(local_model, tmp_path):
+    from render_support import DEMO, SMALL_BBOX
+
     from satgeo.geo.area import Area
     from satgeo.render.request import RenderRequest
-
-    from render_support import DEMO, SMALL_BBOX
 
     req = RenderRequest(area=Area.from_bbox(SMALL_BBOX), layers=[str(DEMO / "footprints.geojson")],
                         model=str(local_model), seed=3, gsd=1.25)
@@ -176,12 +176,12 @@ def _landcover_folder(root, colours):
 
 
 def test_landcover_pairs_decode_and_train_a_local_model(tmp_path):
+    from render_support import CHIPS
+
     from satgeo.models.pix2pix import load_pix2pix
     from satgeo.train.landcover import DUBAI_COLOURS, IGNORE, load_dubai
     from satgeo.train.pairs import build_pairs, list_chips
     from satgeo.train.pix2pix_loop import TrainOptions, train_pix2pix
-
-    from render_support import CHIPS
 
     root = _landcover_folder(tmp_path / "dubai", DUBAI_COLOURS)
     pairs = load_dubai(root, exclude=("tile_2",))

@@ -8,11 +8,10 @@ import math
 
 import numpy as np
 import pytest
+from render_support import CHIPS, DEMO
 
 from satgeo.eval.metrics import gaussian_kernel, psnr, ssim
 from satgeo.eval.seams import seam_ratio
-
-from render_support import CHIPS, DEMO, SHARED
 
 FOOTPRINTS = DEMO / "footprints.geojson"
 

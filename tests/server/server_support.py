@@ -58,7 +58,7 @@ class LiveServer:
         self.token: str | None = None
         self.log = data_dir.parent / "server.log"
 
-    def start(self, timeout: float = 180) -> "LiveServer":
+    def start(self, timeout: float = 180) -> LiveServer:
         env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "satgeo.cli", "serve", "--port", "0", "--data-dir", str(self.data_dir), *self.args],

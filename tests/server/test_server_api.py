@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-
 from server_support import FOOTPRINTS
-from server import Settings, create_app
-from server.store import RUNNING, Store
+
+from satgeo_server import Settings, create_app
+from satgeo_server.store import RUNNING, Store
 
 BBOX = [85.5196, 27.6308, 85.5222, 27.6328]
 

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import rasterio
-
 from server_support import FOOTPRINTS, SCENE_ZOOM, LiveServer, wait_job
 from test_server_tiles import scene_tiles
 

@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from satgeo.models import registry
-from server import Settings, create_app
+from satgeo_server import Settings, create_app
 
 registry.entries()  # import the model families (torch) once, outside the timed calls
 

@@ -7,7 +7,6 @@ import time
 
 import rasterio
 from rio_cogeo.cogeo import cog_validate
-
 from server_support import FOOTPRINTS, LiveServer, wait_job
 
 BBOX = [85.5196, 27.6308, 85.5222, 27.6328]

@@ -14,13 +14,13 @@ import mercantile
 import numpy as np
 import pytest
 from PIL import Image
-
 from server_support import FOOTPRINTS, SCENE_ZOOM
-from server import Settings
-from server.scenes import SceneRegistry
-from server.schemas import SceneCreate
-from server.store import Store
-from server.tiles import TileService
+
+from satgeo_server import Settings
+from satgeo_server.scenes import SceneRegistry
+from satgeo_server.schemas import SceneCreate
+from satgeo_server.store import Store
+from satgeo_server.tiles import TileService
 
 
 def scene_tiles(scene: dict, z: int) -> list[tuple[int, int]]:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from chromium_support import CHROMIUM, chromium_session
+from PIL import Image
 from server_support import SCENE_ZOOM
 
 websocket = pytest.importorskip("websocket", reason="websocket-client drives Chromium's DevTools protocol")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-
 from server_support import FOOTPRINTS, REPO, wait_job
-from server import Settings, create_app
+
+from satgeo_server import Settings, create_app
 
 BBOX = [85.5196, 27.6308, 85.5222, 27.6328]
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from chromium_support import CHROMIUM, HEIGHT, WIDTH, chromium_session
+from PIL import Image
 from server_support import FOOTPRINTS, LiveServer, build_tiny_pix2pix
 
 websocket = pytest.importorskip("websocket", reason="websocket-client drives Chromium's DevTools protocol")
@@ -64,7 +63,7 @@ def _screen_box(cdp, bounds_expr: str) -> tuple[int, int, int, int]:
 
 def test_new_user_goes_from_an_empty_server_to_imagery_on_the_map(empty_server, cdp, tmp_path):
     server, native_gsd = empty_server
-    from server.scenes import native_zoom_for
+    from satgeo_server.scenes import native_zoom_for
 
     cdp.open_page(f"{server.url}/")
     cdp.wait("document.body.dataset.ready === '1'", timeout=60)
