@@ -39,10 +39,10 @@ class LoadedScene:
         return int(self.spec["native_zoom"])
 
 
-def model_card(model: str | None):
+def model_card(model: str | None, device: str | None = None):
     from satgeo.render.engine import get_generator  # cached by the engine
 
-    return get_generator(model).card
+    return get_generator(model, device).card
 
 
 def ground_pixel(zoom: int, lat: float, tile_size: int = 256) -> float:
@@ -75,9 +75,9 @@ class SceneRegistry:
         for ref in body.layers:
             if ref.geojson is not None:
                 inputs.read_feature_collection(ref.geojson)
-                data = json.dumps(ref.geojson.model_dump(), sort_keys=True).encode()
-                digest = _sha(data)
-                layer_files.append((self.settings.data_dir / "scenes" / "layers" / f"{digest}.geojson", data))
+                encoded = json.dumps(ref.geojson.model_dump(), sort_keys=True).encode()
+                digest = _sha(encoded)
+                layer_files.append((self.settings.data_dir / "scenes" / "layers" / f"{digest}.geojson", encoded))
             else:
                 path = inputs.confined_path(self.settings, ref.path or "")
                 inputs.read_layer_file(path)
@@ -101,7 +101,7 @@ class SceneRegistry:
             raise LimitError(
                 f"scene layers span {km2:.2f} km², above this server's limit of {self.settings.max_area_km2:g} km²"
             )
-        card = model_card(model)
+        card = model_card(model, self.settings.device)
         lat = (bounds[1] + bounds[3]) / 2
         zoom = body.native_zoom
         if zoom is None:
@@ -158,6 +158,7 @@ class SceneRegistry:
             cloud_cover=spec["cloud_cover"],
             seed=int(spec["seed"]),
             steps=spec["steps"],
+            device=self.settings.device,
         )
         scene = LoadedScene(scene_id, spec, layers, request)
         with self._lock:

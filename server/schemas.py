@@ -14,6 +14,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def exactly_one(first: object, second: object, message: str) -> None:
+    """For "give exactly one of these two fields" validators: a ValueError (a 422) unless just one is set."""
+    if (first is None) == (second is None):
+        raise ValueError(message)
+
+
 class Geometry(Strict):
     """A GeoJSON Polygon or MultiPolygon in EPSG:4326 (lon, lat)."""
 
@@ -49,8 +55,7 @@ class JobCreate(GenerationParams):
 
     @model_validator(mode="after")
     def _one_area(self) -> JobCreate:
-        if (self.aoi is None) == (self.bbox is None):
-            raise ValueError("give exactly one of aoi (GeoJSON geometry) or bbox (W S E N)")
+        exactly_one(self.aoi, self.bbox, "give exactly one of aoi (GeoJSON geometry) or bbox (W S E N)")
         return self
 
 
@@ -80,8 +85,7 @@ class LayerRef(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerRef:
-        if (self.path is None) == (self.geojson is None):
-            raise ValueError("a layer needs exactly one of path or geojson")
+        exactly_one(self.path, self.geojson, "a layer needs exactly one of path or geojson")
         return self
 
 
@@ -140,6 +144,7 @@ class Health(BaseModel):
     status: str
     version: str
     auth: bool
+    device: str | None = Field(None, description="torch device generation runs on (--device); null: each model's own choice")
     jobs_active: int
     stats: dict[str, int]
 

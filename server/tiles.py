@@ -138,7 +138,7 @@ class TileService:
         with self._lock:
             fut = self._inflight.get(key)
             leader = fut is None
-            if leader:
+            if fut is None:
                 fut = Future()
                 self._inflight[key] = fut
         if not leader:
@@ -184,7 +184,7 @@ class TileService:
         from rasterio.warp import transform_bounds
 
         r = self.renderer
-        lattice = r.lattice_for(scene.request, r.get_generator(scene.request.model).card)
+        lattice = r.lattice_for(scene.request, r.get_generator(scene.request.model, scene.request.device).card)
         xs, ys = mercator_pixel_centres(z, self.settings.tile_size, row0, col0, rows, cols)
         half = (xs[1] - xs[0]) / 2 if len(xs) > 1 else 1.0
         bounds = transform_bounds(WEB_MERCATOR, lattice.crs, xs[0] - half, ys[-1] - half, xs[-1] + half,

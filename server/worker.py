@@ -7,6 +7,7 @@ import logging
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,8 @@ class JobWorker(threading.Thread):
         try:
             if self.store.cancel_requested(job.id):
                 raise Cancelled("job cancelled")
-            request = build_render_request(job.request, folder)
+            # the device is the server's (--device), not the job's: it is not stored with the request
+            request = replace(build_render_request(job.request, folder), device=self.settings.device)
             self.renderer.render_to_cog(request, out, progress=progress, cancel=cancel, stac=True)
             if cancel.is_set() and self.store.cancel_requested(job.id):
                 raise Cancelled("job cancelled")

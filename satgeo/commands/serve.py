@@ -62,7 +62,9 @@ def register(app: click.Group) -> None:
                   help="Tiles per metatile side for live XYZ scenes.")
     @click.option("--max-area-km2", default=25.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
     @click.option("--max-queued-jobs", default=16, show_default=True, type=click.IntRange(1))
-    @click.option("--device", default=None, help="Torch device for generation (default: the engine's choice).")
+    @click.option("--device", default=None, metavar="DEVICE",
+                  help="Torch device for jobs and tiles: cpu, cuda, cuda:N or mps (checked at startup; "
+                       "default: each model's choice, CUDA when available).")
     @click.option("--basemap", "basemap_url", default=None, metavar="URL",
                   help="XYZ tile URL template ({z}/{x}/{y}, optional {s}) shown under the scenes on the web map; "
                        "off by default. See docs/server.md for OpenStreetMap's tiles and their usage policy.")
@@ -71,8 +73,8 @@ def register(app: click.Group) -> None:
     @click.option("--log-level", default="warning", show_default=True,
                   type=click.Choice(["critical", "error", "warning", "info", "debug"]))
     def serve(host: str, port: int, data_dir: Path | None, token: str | None, cors_origins: tuple[str, ...],
-              metatile: int, max_area_km2: float, max_queued_jobs: int, device: str | None, basemap_url: str | None, basemap_attribution: str | None,
-              log_level: str) -> None:
+              metatile: int, max_area_km2: float, max_queued_jobs: int, device: str | None, basemap_url: str | None,
+              basemap_attribution: str | None, log_level: str) -> None:
         """Run the generation server: jobs, live XYZ tiles and a web map at http://HOST:PORT/."""
         import uvicorn
 
@@ -85,13 +87,14 @@ def register(app: click.Group) -> None:
             max_queued_jobs=max_queued_jobs, device=device,
         )
         settings.basemap_url, settings.basemap_attribution = _basemap(basemap_url, basemap_attribution)
+        app_ = create_app(settings)  # refuses a --device this machine cannot generate on, before listening
         sock = _bind(host, port)
-        app_ = create_app(settings)
         bound_port = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         if settings.token:
             click.echo(f"bearer token: {settings.token}  (send 'Authorization: Bearer <token>')")
-        click.echo(f"satgeo server listening on http://{shown}:{bound_port} (data dir {settings.data_dir})")
+        where = f"data dir {settings.data_dir}" + (f", device {settings.device}" if settings.device else "")
+        click.echo(f"satgeo server listening on http://{shown}:{bound_port} ({where})")
         sys.stdout.flush()
         config = uvicorn.Config(app_, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)

@@ -57,21 +57,24 @@ _GENERATORS: OrderedDict[tuple, Generator] = OrderedDict()
 _GEN_LOCK = threading.Lock()
 
 
-def get_generator(model: str | None) -> Generator:
-    """A loaded generator for a registry name or path, kept in a small cache (by path + mtime)."""
+def get_generator(model: str | None, device: str | None = None) -> Generator:
+    """A loaded generator for a registry name or path on ``device`` (None: the family's choice).
+
+    Kept in a small cache by path + mtime + device.
+    """
     path, family = registry.resolve(model)
     try:
         files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
         stamp = max((p.stat().st_mtime_ns for p in files), default=0)
     except OSError:
         stamp = 0
-    key = (str(path.resolve()), family.name, stamp)
+    key = (str(path.resolve()), family.name, stamp, device)
     with _GEN_LOCK:
         gen = _GENERATORS.get(key)
         if gen is not None:
             _GENERATORS.move_to_end(key)
             return gen
-    gen = family.load(path)
+    gen = family.load(path, device=device)
     with _GEN_LOCK:
         _GENERATORS[key] = gen
         while len(_GENERATORS) > 2:
@@ -233,7 +236,7 @@ def render_tags(request: RenderRequest, gsd: float | None = None) -> dict[str, s
 
     One place for them: CLI renders, server jobs and batch chunks all carry exactly these.
     """
-    gen = get_generator(request.model)
+    gen = get_generator(request.model, request.device)
     gsd = float(gsd if gsd is not None else request.gsd if request.gsd is not None else gen.card.native_gsd)
     return _provenance(request, gen, gsd)[0]
 
@@ -264,7 +267,7 @@ def render_to_cog(
     from satgeo.geo.cog import CogWriter
 
     t_start = time.time()
-    gen = get_generator(request.model)
+    gen = get_generator(request.model, request.device)
     card = gen.card
     lattice = lattice_for(request, card)
     gsd = float(request.gsd) if request.gsd is not None else card.native_gsd
@@ -341,7 +344,7 @@ def render_grid(
     GSD): a grid that is an exact crop of that lattice gets the lattice pixels unchanged;
     any other grid (another CRS, GSD or alignment) is resampled from it.
     """
-    gen = get_generator(request.model)
+    gen = get_generator(request.model, request.device)
     card = gen.card
     lattice = lattice_for(request, card)
     layers = _layer_set(request, lattice.crs) if request.layers else None

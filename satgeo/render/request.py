@@ -22,3 +22,4 @@ class RenderRequest:
     gsd: float | None = None  # output ground GSD (m/px); None = the model's native GSD
     steps: int | None = None
     condition_rasters: Sequence[str] = field(default_factory=list)  # low-res imagery for conditional ControlNets
+    device: str | None = None  # torch device the model runs on; None = the model family's choice

@@ -1,0 +1,1 @@
+"""The HTTP routes, one router per resource: page (health, web map), models, jobs, uploads, scenes + tiles."""
