@@ -83,7 +83,7 @@ def job_or_404(job_id: str, store: StoreDep) -> st.Job:
 JobDep = Annotated[st.Job, Depends(job_or_404)]
 
 
-def job_result(job: JobDep, settings: SettingsDep) -> Path:
+def result_file(job: JobDep, settings: SettingsDep) -> Path:
     """The result file of a succeeded job; 409 while it is not done, 410 when the file is gone."""
     if job.status != st.SUCCEEDED:
         raise HTTPException(409, f"job is {job.status}; the result exists once it has succeeded")
@@ -93,7 +93,7 @@ def job_result(job: JobDep, settings: SettingsDep) -> Path:
     return path
 
 
-ResultDep = Annotated[Path, Depends(job_result)]
+ResultDep = Annotated[Path, Depends(result_file)]
 
 
 async def scene_spec_or_404(scene_id: str, services: ServicesDep) -> SceneSpec:
