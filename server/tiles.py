@@ -136,10 +136,10 @@ class TileService:
 
     def _single_flight(self, key: tuple, fn: Callable[[], Any]) -> Any:
         with self._lock:
-            fut = self._inflight.get(key)
-            leader = fut is None
-            if fut is None:
-                fut = Future()
+            found = self._inflight.get(key)
+            leader = found is None
+            fut: Future[Any] = Future() if found is None else found
+            if leader:
                 self._inflight[key] = fut
         if not leader:
             return fut.result()
