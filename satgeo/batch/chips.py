@@ -23,7 +23,7 @@ import shapely
 from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
-from satgeo.batch.plan import Lattice, Plan
+from satgeo.batch.tiling import Plan, TileGrid
 from satgeo.errors import InputError
 from satgeo.geo.grid import Grid
 
@@ -112,7 +112,7 @@ def rendered_tiles(plan: Plan) -> set[tuple[int, int]]:
     return out
 
 
-def _chip_grid(lattice: Lattice, x: int, y: int, size: int) -> Grid:
+def _chip_grid(lattice: TileGrid, x: int, y: int, size: int) -> Grid:
     g, (ox, oy) = lattice.gsd, lattice.origin
     return Grid(lattice.crs, Affine(g, 0.0, ox + x * g, 0.0, -g, oy - y * g), size, size)
 

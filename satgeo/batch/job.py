@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import shutil
 import sys
 import time
@@ -20,10 +19,10 @@ from pathlib import Path
 
 import rasterio
 import shapely
-from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.batch import inputs
+from satgeo.batch.assemble import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
 from satgeo.batch.chips import ChipPlan, PairOptions, plan_chips
 from satgeo.batch.chunk import (
     ChunkTask,
@@ -35,13 +34,15 @@ from satgeo.batch.chunk import (
     write_atomic,
 )
 from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
-from satgeo.batch.mosaic import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
 from satgeo.batch.pairs import PAIRS_DIR, PairsResult, export_pairs, label_layers
-from satgeo.batch.plan import Lattice, Plan, make_plan
 from satgeo.batch.stac import build_catalog
 from satgeo.batch.summary import BatchSummary, Progress
+from satgeo.batch.tiling import Plan, TileGrid, make_plan
 from satgeo.errors import InputError
-from satgeo.geo.area import WGS84, reproject_geometry, utm_crs_for
+from satgeo.geo.area import reproject_geometry
+from satgeo.geo.crs import WGS84, parse_projected_crs, utm_crs_for
+from satgeo.geo.metadata import check_cloud_cover
+from satgeo.geo.xyz import mercator_scale
 from satgeo.hashing import file_sha256
 
 ENGINES = ("local", "ray")
@@ -119,26 +120,20 @@ def prepare(opts: BatchOptions, log: Log = _stderr) -> PreparedJob:
         raise InputError("give either --gsd or --zoom, not both")
     if opts.zoom is not None and opts.crs:
         raise InputError("--crs applies to --gsd lattices; --zoom always uses EPSG:3857 tiles")
-    if opts.cloud_cover is not None and not 0 <= opts.cloud_cover <= 1:
-        raise InputError(f"--cloud-cover must be between 0 and 1, got {opts.cloud_cover}")
+    check_cloud_cover(opts.cloud_cover, "--cloud-cover")
     if opts.pairs is not None:
         opts.pairs.check()
-    raw = inputs.load_layers(opts.layers)
+    raw = inputs.read_layer_specs(opts.layers)
     lon, lat = inputs.features_centroid(raw)
     if opts.zoom is not None:
-        lattice = Lattice.xyz(opts.zoom)
+        lattice = TileGrid.xyz(opts.zoom)
         render_crs = utm_crs_for(lon, lat)
-        scale = 1 / math.cos(math.radians(lat))  # Web Mercator metres per ground metre here
+        scale = mercator_scale(lat)  # Web Mercator metres per ground metre here
         ground_gsd = lattice.gsd / scale
     else:
         gsd = opts.gsd if opts.gsd is not None else _model_native_gsd(opts.model)
-        try:
-            work_crs = CRS.from_user_input(opts.crs) if opts.crs else utm_crs_for(lon, lat)
-        except Exception:
-            raise InputError(f"unknown CRS {opts.crs!r}; use e.g. EPSG:32613") from None
-        if work_crs.is_geographic:
-            raise InputError(f"--crs {opts.crs} is geographic; pin a projected CRS in metres")
-        lattice = Lattice.utm(work_crs, gsd, opts.tile_px)
+        work_crs = parse_projected_crs(opts.crs, "--crs") if opts.crs else utm_crs_for(lon, lat)
+        lattice = TileGrid.utm(work_crs, gsd, opts.tile_px)
         scale, ground_gsd = 1.0, gsd
         render_crs = work_crs
     layers = inputs.prepare_layers(raw, lattice.crs)

@@ -35,12 +35,12 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
+from satgeo.batch.assemble import VRT_NAME, mosaic_extent
 from satgeo.batch.chips import TRAIN, VAL, Chip, ChipPlan
 from satgeo.batch.chunk import stale_cog_dirs
 from satgeo.batch.inputs import split_spec
 from satgeo.batch.journal import DonePair, Journal
-from satgeo.batch.mosaic import VRT_NAME, mosaic_extent
-from satgeo.batch.plan import Plan
+from satgeo.batch.tiling import Plan
 from satgeo.geo.cog import write_cog
 from satgeo.geo.masks import CLASS_NAMES, PALETTE, LayerSet, load_layers, read_layer
 from satgeo.hashing import file_sha256

@@ -13,10 +13,10 @@ import pystac
 from pystac.extensions.projection import ProjectionExtension
 from shapely.geometry import box, mapping
 
+from satgeo.batch.assemble import VRT_NAME
 from satgeo.batch.chunk import RenderParams
 from satgeo.batch.journal import CHUNKS_DIR
-from satgeo.batch.mosaic import VRT_NAME
-from satgeo.batch.plan import Plan
+from satgeo.batch.tiling import Plan
 from satgeo.geo.area import WGS84, reproject_geometry
 
 STAC_DIR = "stac"

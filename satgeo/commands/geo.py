@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -55,12 +54,11 @@ work_crs_option = click.option(
 def metadata_cmd(bbox, crs, aoi, work_crs, width, gsd, date_, cloud_cover, cls, as_json) -> None:  # noqa: ANN001
     """DiffusionSat metadata (raw and normalized), caption and work grid of an area."""
     from satgeo.geo.caption import caption_for
-    from satgeo.geo.metadata import metadata_for
+    from satgeo.geo.metadata import check_cloud_cover, metadata_for
 
     if width is not None and gsd is not None:
         raise InputError("give --width or --gsd, not both")
-    if cloud_cover is not None and not (math.isfinite(cloud_cover) and 0 <= cloud_cover <= 1):
-        raise InputError(f"--cloud-cover must be a fraction within 0..1, got {cloud_cover}")
+    check_cloud_cover(cloud_cover, "--cloud-cover")
     area = _area(bbox, crs, aoi, work_crs)
     grid = area.work_grid(gsd=gsd, width=width if gsd is not None or width is not None else 512)
     ground = area.ground_gsd(grid)

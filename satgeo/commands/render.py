@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 import click
 
 from satgeo.errors import InputError
-from satgeo.geo.metadata import parse_date
+from satgeo.geo.metadata import check_cloud_cover, parse_date
 
 
 def _area(bbox, crs, aoi):  # noqa: ANN001
@@ -54,8 +53,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     from satgeo.render.engine import render_to_cog
     from satgeo.render.request import RenderRequest
 
-    if cloud_cover is not None and not (math.isfinite(cloud_cover) and 0 <= cloud_cover <= 1):
-        raise InputError(f"--cloud-cover must be within 0..1, got {cloud_cover}")
+    check_cloud_cover(cloud_cover, "--cloud-cover")
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
     for layer in layers:

@@ -20,15 +20,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date as Date
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pyproj import Geod, Proj
 from rasterio.crs import CRS
 
 from satgeo.errors import InputError
-
-if TYPE_CHECKING:
-    from satgeo.geo.area import Area
 
 FIELDS = ("lon", "lat", "gsd", "cloud_cover", "year", "month", "day")
 
@@ -38,6 +35,29 @@ def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
         raise InputError(f"{name} must be a finite number, got {value}")
     return value
+
+
+def check_cloud_cover(value: float | None, what: str = "cloud cover") -> float | None:
+    """``value`` as a float when it is a fraction within 0..1 (None stays None), else a one-line InputError.
+
+    The one range check of cloud cover: CLI options, batch jobs and ``Metadata`` all use it.
+    """
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a fraction within 0..1, got {value!r}") from None
+    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+        raise InputError(f"{what} must be a fraction within 0..1, got {value}")
+    return v
+
+
+class Located(Protocol):
+    """Anything with a lon/lat centroid (``satgeo.geo.area.Area``)."""
+
+    @property
+    def centroid(self) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -53,8 +73,9 @@ class Metadata:
     day: int | None = None
 
     def __post_init__(self) -> None:
+        check_cloud_cover(self.cloud_cover, "cloud_cover")
         checks = {
-            "lon": (-180.0, 180.0), "lat": (-90.0, 90.0), "cloud_cover": (0.0, 1.0),
+            "lon": (-180.0, 180.0), "lat": (-90.0, 90.0),
             "month": (1, 12), "day": (1, 31), "year": (1, 9999),
         }
         for name, (lo, hi) in checks.items():
@@ -147,7 +168,7 @@ def ground_gsd(crs: CRS | str, pixel_size: float, lon: float, lat: float) -> flo
 
 
 def metadata_for(
-    area: Area,
+    area: Located,
     gsd: float,
     date: str | Date | None = None,
     cloud_cover: float | None = None,
@@ -155,8 +176,7 @@ def metadata_for(
     """Metadata for an image of ``area`` at ``gsd`` ground metres per pixel."""
     lon, lat = area.centroid
     d = parse_date(date)
-    if cloud_cover is not None:
-        cloud_cover = _finite("cloud cover", cloud_cover)
+    cloud_cover = check_cloud_cover(cloud_cover)
     return Metadata(
         lon=lon, lat=lat, gsd=float(gsd), cloud_cover=cloud_cover,
         year=d.year if d else None, month=d.month if d else None, day=d.day if d else None,

@@ -1,5 +1,10 @@
 """XYZ (slippy-map) tile math in Web Mercator (EPSG:3857), 256 px tiles unless told.
 
+The one place for Web Mercator maths in satgeo: the tile server, the batch engine's XYZ
+lattices and the benches all use it. Tiles and pixels are on the global lattice anchored at
+the Web Mercator corner (``-ORIGIN_SHIFT``, ``ORIGIN_SHIFT``), so a pixel's position depends
+only on its zoom and global index.
+
 Web Mercator metres are not ground metres: a z-level pixel is ``C / (tile_size * 2**z)``
 Mercator metres (C = the equator's length) and ``that * cos(lat)`` ground metres.
 """
@@ -13,15 +18,16 @@ import mercantile
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import WEB_MERCATOR
 from satgeo.geo.grid import Grid
 
-WEB_MERCATOR = CRS.from_epsg(3857)
 #: Half the Web Mercator world width, metres.
 ORIGIN_SHIFT = 20037508.342789244
+#: Pixels a side of an XYZ tile.
+TILE_SIZE = 256
 #: Deepest zoom level satgeo serves.
 MAX_ZOOM = 24
 #: Web Mercator's latitude limit.
@@ -36,6 +42,17 @@ def mercator_pixel_size(zoom: int, tile_size: int = 256) -> float:
 def tile_ground_gsd(zoom: int, lat: float, tile_size: int = 256) -> float:
     """Ground metres per pixel of a ``zoom`` tile at latitude ``lat``."""
     return mercator_pixel_size(zoom, tile_size) * math.cos(math.radians(lat))
+
+
+def mercator_scale(lat: float) -> float:
+    """Web Mercator metres per ground metre at latitude ``lat``."""
+    return 1 / math.cos(math.radians(lat))
+
+
+def native_zoom_for(gsd: float, lat: float, tile_size: int = 256, lo: int = 1, hi: int = 22) -> int:
+    """The zoom whose ground pixel size at ``lat`` is closest to ``gsd`` (in log scale), within ``lo..hi``."""
+    ground_z0 = 2 * ORIGIN_SHIFT / tile_size * math.cos(math.radians(lat))
+    return int(min(hi, max(lo, round(math.log2(ground_z0 / gsd)))))
 
 
 def zoom_for_gsd(gsd: float, lat: float, tile_size: int = 256) -> int:
@@ -60,6 +77,23 @@ def tile_bounds(x: int, y: int, z: int) -> tuple[float, float, float, float]:
     west = -ORIGIN_SHIFT + x * size
     north = ORIGIN_SHIFT - y * size
     return (west, north - size, west + size, north)
+
+
+def lonlat_to_mercator(lon: float, lat: float) -> tuple[float, float]:
+    """EPSG:3857 (x, y) metres of a lon/lat point (spherical Web Mercator)."""
+    x = lon * ORIGIN_SHIFT / 180.0
+    y = np.log(np.tan((90.0 + lat) * np.pi / 360.0)) * ORIGIN_SHIFT / np.pi
+    return (x, float(y))
+
+
+def pixel_centres(
+    z: int, tile_size: int, row0: int, col0: int, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """EPSG:3857 x (width,) and y (height,) of the centres of global pixel rows/cols at zoom ``z``."""
+    res = mercator_pixel_size(z, tile_size)
+    xs = -ORIGIN_SHIFT + (np.arange(col0, col0 + width, dtype=np.float64) + 0.5) * res
+    ys = ORIGIN_SHIFT - (np.arange(row0, row0 + height, dtype=np.float64) + 0.5) * res
+    return xs, ys
 
 
 def tile_grid(x: int, y: int, z: int, tile_size: int = 256) -> Grid:

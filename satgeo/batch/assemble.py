@@ -17,7 +17,7 @@ from rasterio.windows import Window
 
 from satgeo.batch.chunk import TMP_SUFFIX
 from satgeo.batch.journal import CHUNKS_DIR
-from satgeo.batch.plan import Chunk, Plan
+from satgeo.batch.tiling import Chunk, Plan
 from satgeo.geo.cog import BLOCK, CogWriter
 from satgeo.geo.grid import Grid
 
