@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,17 +20,17 @@ import rasterio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from satgeo.atomic import write_bytes
 from satgeo.batch import inputs
 from satgeo.batch.assemble import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
 from satgeo.batch.chips import ChipPlan, PairOptions, plan_chips
 from satgeo.batch.chunk import (
     ChunkTask,
+    RenderChoices,
     RenderFn,
     RenderParams,
     layers_near,
-    stale_cog_dirs,
-    stale_temporaries,
-    write_atomic,
+    remove_stale_temporaries,
 )
 from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
 from satgeo.batch.pairs import PAIRS_DIR, PairsResult, export_pairs, label_layers
@@ -60,19 +59,15 @@ def _stderr(msg: str) -> None:
 
 
 @dataclass
-class BatchOptions:
+class BatchOptions(RenderChoices):
+    """A batch job's options; the render choices (model, seed, prompt, date, ...) come from ``RenderChoices``."""
+
     layers: Sequence[str]
     out_dir: Path
     gsd: float | None = None  # ground metres per pixel (UTM or pinned-CRS lattice)
     zoom: int | None = None  # XYZ zoom (EPSG:3857 lattice); exclusive with gsd
     crs: str | None = None  # pin the work CRS (gsd mode); default the local UTM zone
     aoi: str | None = None
-    model: str | None = None
-    seed: int = 0
-    prompt: str | None = None
-    date: dt.date | None = None
-    cloud_cover: float | None = None
-    steps: int | None = None
     tile_px: int = 256
     chunk_tiles: int = 4
     engine: str = "local"
@@ -150,12 +145,7 @@ def prepare(opts: BatchOptions, log: Log = _stderr) -> PreparedJob:
         area_bounds=tuple(round(v, 9) for v in area),
         gsd=ground_gsd,
         render_crs=render_crs.to_string(),
-        model=opts.model,
-        seed=opts.seed,
-        prompt=opts.prompt,
-        date=opts.date,
-        cloud_cover=opts.cloud_cover,
-        steps=opts.steps,
+        choices=opts.render_choices(),
     )
     margin = max(CONTEXT_TILES * lattice.tile_size, CONTEXT_MIN_M * scale)
     chips = plan_chips(plan, opts.pairs, aoi) if opts.pairs is not None else None
@@ -248,12 +238,8 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
             journal.set("created", dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
             journal.set("params", json.dumps({"render": job.params.describe(), "lattice": plan.lattice.describe()}))
         chunk_dir = out_dir / CHUNKS_DIR
-        leftovers = stale_temporaries(chunk_dir, [c.filename for c in plan.chunks])
-        leftovers += stale_temporaries(out_dir, [VRT_NAME])
-        for tmp in leftovers:
-            tmp.unlink(missing_ok=True)  # our own temporaries from a killed run
-        for tmp in stale_cog_dirs(out_dir, [MOSAIC_COG_NAME]):
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_stale_temporaries(chunk_dir, [c.filename for c in plan.chunks])
+        remove_stale_temporaries(out_dir, [VRT_NAME, MOSAIC_COG_NAME])
         done = _verified_done(journal, out_dir, plan, log)
         pending = [c for c in plan.chunks if c.id not in done]
         done_tiles = sum(r.tiles for r in done.values())
@@ -267,7 +253,7 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
         with Progress(plan.tile_count, done_tiles, enabled=opts.progress) as bar:
             for task, data, render_s, encode_s in _engine_results(opts, job, pending, render_fn):
                 path = chunk_dir / f"{task.chunk_id}.tif"
-                write_atomic(path, data)
+                write_bytes(path, data, fsync=True)
                 journal.record(
                     DoneChunk(task.chunk_id, f"{CHUNKS_DIR}/{path.name}", task.tiles, len(data),
                               hashlib.sha256(data).hexdigest(), render_s)

@@ -22,8 +22,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,14 +33,16 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
+from satgeo.atomic import write_text
 from satgeo.batch.assemble import VRT_NAME, mosaic_extent
 from satgeo.batch.chips import TRAIN, VAL, Chip, ChipPlan
-from satgeo.batch.chunk import stale_cog_dirs
+from satgeo.batch.chunk import remove_stale_temporaries
 from satgeo.batch.inputs import split_spec
 from satgeo.batch.journal import DonePair, Journal
 from satgeo.batch.tiling import Plan
 from satgeo.geo.cog import write_cog
-from satgeo.geo.masks import CLASS_NAMES, PALETTE, LayerSet, load_layers, read_layer
+from satgeo.geo.layers import read_layer
+from satgeo.geo.masks import CLASS_NAMES, PALETTE, LayerSet, load_layers
 from satgeo.hashing import file_sha256
 
 PAIRS_DIR = "pairs"
@@ -122,8 +122,7 @@ def _remove_stale(out_dir: Path, chips: Sequence[Chip]) -> None:
     names = [c.filename for c in chips]
     for split in (TRAIN, VAL):
         for kind in ("images", "labels"):
-            for p in stale_cog_dirs(out_dir / PAIRS_DIR / split / kind, names):
-                shutil.rmtree(p, ignore_errors=True)
+            remove_stale_temporaries(out_dir / PAIRS_DIR / split / kind, names)
 
 
 def _verified(journal: Journal, out_dir: Path, chips: Sequence[Chip], log: Log) -> set[str]:
@@ -189,11 +188,7 @@ def _write_csv(out_dir: Path, chips: Sequence[Chip]) -> Path:
     w.writerow(["id", "split", "image", "label"])
     for c in chips:
         w.writerow([c.id, c.split, image_path(c)[len(PAIRS_DIR) + 1:], label_path(c)[len(PAIRS_DIR) + 1:]])
-    path = out_dir / PAIRS_DIR / CSV_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return write_text(out_dir / PAIRS_DIR / CSV_NAME, buf.getvalue())
 
 
 # ------------------------------------------------------------------ webdataset shards

@@ -110,7 +110,7 @@ def run_ray(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         pool = workers or (gpus if gpus else max(1, cpus))
         pool = max(1, min(pool, len(tasks)))
-        model = tasks[0].params.model
+        model = tasks[0].params.choices.model
         items = [{"i": i, "task": pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL)} for i, t in enumerate(tasks)]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(
