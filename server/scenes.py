@@ -71,10 +71,10 @@ class SceneRegistry:
                 layer_files.append((path, None))
             digests.append(digest)
         gdfs = []
-        for path, data in layer_files:
-            if data is not None and not path.exists():
+        for path, content in layer_files:
+            if content is not None and not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes(path, data)
+                write_bytes(path, content)
             gdfs.append(inputs.read_layer_file(path))
         bounds = inputs.layer_bounds(gdfs)
         area = Area.from_bbox(bounds)

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 
 from satgeo.errors import InputError
-from satgeo.geo.xyz import MAX_ZOOM, WEB_MERCATOR, lonlat_to_mercator, pixel_centres, tile_bounds
+from satgeo.geo.crs import WEB_MERCATOR
+from satgeo.geo.xyz import MAX_ZOOM, lonlat_to_mercator, pixel_centres, tile_bounds
 from satgeo_server.scenes import LoadedScene, SceneRegistry
 from satgeo_server.settings import Settings
 from satgeo_server.tilecache import TileCache
@@ -121,10 +122,10 @@ class TileService:
 
     def _single_flight(self, key: tuple, fn: Callable[[], Any]) -> Any:
         with self._lock:
-            fut = self._inflight.get(key)
-            leader = fut is None
+            found = self._inflight.get(key)
+            leader = found is None
+            fut: Future[Any] = Future() if found is None else found
             if leader:
-                fut = Future()
                 self._inflight[key] = fut
         if not leader:
             return fut.result()

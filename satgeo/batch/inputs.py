@@ -149,7 +149,7 @@ def prepare_layers(raw: Sequence[tuple[str, gpd.GeoDataFrame]], work_crs: CRS) -
 def read_aoi(spec: str, work_crs: CRS) -> BaseGeometry:
     """The union of an AOI file's polygons, in ``work_crs``."""
     raw = read_layer_specs([spec])
-    parts = []
+    parts: list[BaseGeometry] = []
     for _, gdf in raw:
         if gdf.empty:
             continue

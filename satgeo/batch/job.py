@@ -264,7 +264,7 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
                 bar.update(task.tiles)
         summary.wall_render_seconds = time.perf_counter() - t_render
         t_out = time.perf_counter()
-        created = dt.datetime.fromisoformat(journal.get("created"))
+        created = dt.datetime.fromisoformat(journal.get("created") or "")
         when = dt.datetime.combine(opts.date, dt.time(), dt.timezone.utc) if opts.date else created
         tags = chunk_provenance(out_dir, plan)
         vrt = build_vrt(plan, out_dir, tags)

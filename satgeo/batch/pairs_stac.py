@@ -36,7 +36,8 @@ def build_collection(chip_plan: ChipPlan, out_dir: Path, provenance: dict[str, s
     root = (out_dir / PAIRS_DIR).resolve()
     chips = chip_plan.chips
     items: list[pystac.Item] = []
-    lons, lats = [], []
+    lons: list[float] = []
+    lats: list[float] = []
     for chip in chips:
         image_asset = cog_asset(str(out_dir.resolve() / image_path(chip)), "synthetic RGB (COG)", raster_bands(3))
         image = _item(chip, "image", when, {"image": image_asset}, provenance, {"gsd": gsd})
@@ -55,8 +56,9 @@ def build_collection(chip_plan: ChipPlan, out_dir: Path, provenance: dict[str, s
         label.properties["satgeo:ignore_value"] = IGNORE
         LabelExtension.ext(label).add_source(image, assets=["image"])
         items += [image, label]
-        lons += image.bbox[0::2]
-        lats += image.bbox[1::2]
+        bbox = image.bbox or []
+        lons += bbox[0::2]
+        lats += bbox[1::2]
     collection = pystac.Collection(
         id="satgeo-pairs",
         title="satgeo training pairs (synthetic imagery + labels)",

@@ -24,8 +24,9 @@ from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import WEB_MERCATOR
 from satgeo.geo.grid import Grid
-from satgeo.geo.xyz import MAX_ZOOM, ORIGIN_SHIFT, TILE_SIZE, WEB_MERCATOR, mercator_pixel_size
+from satgeo.geo.xyz import MAX_ZOOM, ORIGIN_SHIFT, TILE_SIZE, mercator_pixel_size
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -120,7 +120,7 @@ class Area:
     @classmethod
     def from_bbox(
         cls,
-        bbox: tuple[float, float, float, float] | list[float],
+        bbox: Sequence[float],
         crs: CRS | str = "EPSG:4326",
         work_crs: CRS | str | None = None,
     ) -> Area:
@@ -212,7 +212,8 @@ class Area:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """Lon/lat bounds (east may exceed 180 across the antimeridian)."""
-        return self.geometry.bounds
+        w, s, e, n = self.geometry.bounds
+        return (float(w), float(s), float(e), float(n))
 
     def work_crs(self) -> CRS:
         if self.crs is not None:
@@ -260,8 +261,8 @@ class Area:
         """Ground metres per pixel of ``grid`` at the area's centroid."""
         return ground_gsd(grid.crs, grid.gsd, *self.centroid)
 
-    def to_geojson(self) -> dict:
-        return mapping(self.geometry)
+    def to_geojson(self) -> dict[str, Any]:
+        return dict(mapping(self.geometry))
 
 
 def _metres(v: float) -> str:

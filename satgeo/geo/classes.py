@@ -128,7 +128,8 @@ def classify(gdf: gpd.GeoDataFrame, road_width: float | None = None) -> tuple[np
         s = _col(gdf, name, extra)
         if alt and alt in gdf.columns:
             s = s.fillna(_col(gdf, alt, None))
-        return _num(s).to_numpy(dtype=float)
+        out: np.ndarray = _num(s).to_numpy(dtype=float)
+        return out
 
     tag_width = num_tag("width")
     lanes = num_tag("lanes", "lane_number")
@@ -145,7 +146,8 @@ def classify(gdf: gpd.GeoDataFrame, road_width: float | None = None) -> tuple[np
     tags = {k: _col(gdf, k, extra) for k in ("building", "highway", "waterway", "natural", "landuse", "leisure", "water")}
 
     def isin(key: str, values: set[str]) -> np.ndarray:
-        return tags[key].isin(list(values)).fillna(False).to_numpy(dtype=bool)
+        out: np.ndarray = tags[key].isin(list(values)).fillna(False).to_numpy(dtype=bool)
+        return out
 
     veg = np.zeros(n, bool)
     for key, values in VEGETATION_TAGS.items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -27,7 +28,8 @@ from satgeo.geo.crs import WGS84, is_lonlat
 #: GDAL OSM driver layers that carry area and line features.
 OSM_LAYERS = ("lines", "multipolygons")
 
-Layer = str | Path | gpd.GeoDataFrame
+#: A layer: a file path (anything GDAL reads) or a GeoDataFrame already in memory.
+Layer: TypeAlias = "str | Path | gpd.GeoDataFrame"
 
 
 def is_osm(path: str | os.PathLike[str]) -> bool:

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -51,6 +51,9 @@ from satgeo.geo.cog import CogWriter
 from satgeo.geo.crs import parse_crs, utm_crs_for
 from satgeo.geo.grid import Grid
 from satgeo.geo.layers import Layer, read_layer
+
+#: A GeoJSON geometry as rasterio burns it.
+GeoJSON: TypeAlias = "dict[str, Any]"
 
 __all__ = [  # read_layer and Layer live in satgeo.geo.layers; kept importable from here
     "BACKGROUND", "BUILDING", "ROAD", "WATER", "VEGETATION", "CLASS_NAMES", "PALETTE", "Layer", "LayerSet",
@@ -83,7 +86,7 @@ class LayerSet:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # GeoJSON dicts of geometries already burned once: rasterio converts shapely objects through
     # __geo_interface__ on every call, which dominates per-tile cost otherwise.
-    _mapped: dict[int, dict] = field(default_factory=dict, repr=False)
+    _mapped: dict[int, list[GeoJSON]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, crs: CRS, geoms: np.ndarray, classes: np.ndarray) -> LayerSet:
@@ -100,7 +103,8 @@ class LayerSet:
     def bounds(self) -> tuple[float, float, float, float] | None:
         if not len(self.geoms):
             return None
-        return tuple(shapely.total_bounds(self.geoms))  # type: ignore[return-value]
+        w, s, e, n = (float(v) for v in shapely.total_bounds(self.geoms))
+        return (w, s, e, n)
 
     def counts(self) -> dict[str, int]:
         return {CLASS_NAMES[c]: int((self.classes == c).sum()) for c in BURN_ORDER}
@@ -143,13 +147,13 @@ class LayerSet:
         if not len(idx):
             return mask
         idx.sort()  # keep burn order
-        shapes = []
+        shapes: list[tuple[GeoJSON, int]] = []
         for i, value in zip(idx.tolist(), ls.classes[idx].tolist()):
             shapes.extend((part, value) for part in ls._parts(i))
         _burn(shapes, mask, t, all_touched)
         return mask
 
-    def _parts(self, i: int) -> list[dict]:
+    def _parts(self, i: int) -> list[GeoJSON]:
         """GeoJSON polygons of geometry ``i``, converted once (multi-parts burned one by one,
         as rasterio does, so overlapping parts leave no holes)."""
         parts = self._mapped.get(i)
@@ -161,7 +165,7 @@ class LayerSet:
         return parts
 
 
-def _burn(shapes: list, out: np.ndarray, transform: Any, all_touched: bool) -> None:
+def _burn(shapes: list[tuple[GeoJSON, int]], out: np.ndarray, transform: Affine, all_touched: bool) -> None:
     """Burn (GeoJSON polygon, value) pairs into ``out`` in order, with GDAL's rasterizer.
 
     Tiles are small, so the public ``rasterio.features.rasterize`` wrapper (which re-validates
@@ -181,7 +185,7 @@ def _burn(shapes: list, out: np.ndarray, transform: Any, all_touched: bool) -> N
 
 
 try:
-    from rasterio._features import _rasterize as _FAST_BURN  # type: ignore[attr-defined]
+    from rasterio._features import _rasterize as _FAST_BURN
     from rasterio.enums import MergeAlg
 
     _MERGE_REPLACE = MergeAlg.replace
@@ -245,12 +249,13 @@ def load_layers(
     return LayerSet.build(crs, geoms[ok], classes[ok])
 
 
-_CACHE: OrderedDict[tuple, LayerSet] = OrderedDict()
+_CacheKey: TypeAlias = "tuple[tuple[tuple[str, int, int], ...], str, float | None]"
+_CACHE: OrderedDict[_CacheKey, LayerSet] = OrderedDict()
 _CACHE_SIZE = 8
 _CACHE_LOCK = threading.Lock()
 
 
-def _cache_key(layers: Sequence[Layer], crs: CRS, road_width: float | None) -> tuple | None:
+def _cache_key(layers: Sequence[Layer], crs: CRS, road_width: float | None) -> _CacheKey | None:
     parts = []
     for layer in layers:
         if isinstance(layer, gpd.GeoDataFrame):
@@ -334,7 +339,7 @@ def write_mask(
         "SOURCE_LAYERS": json.dumps([os.path.basename(os.fspath(p)) for p in layers if not isinstance(p, gpd.GeoDataFrame)]),
     }
     blocks = [(r, c) for r in range(0, grid.height, MASK_CHUNK) for c in range(0, grid.width, MASK_CHUNK)]
-    with CogWriter(path, grid, 1, np.uint8, tags=tags, overview_resampling="mode", colormap=PALETTE) as writer:
+    with CogWriter(path, grid, 1, "uint8", tags=tags, overview_resampling="mode", colormap=PALETTE) as writer:
         for r, c in tqdm(blocks, desc="mask", unit="block", disable=not progress or len(blocks) < 2, file=None):
             sub = grid.window(c, r, min(MASK_CHUNK, grid.width - c), min(MASK_CHUNK, grid.height - r))
             writer.write(ls.rasterize(sub, all_touched), r, c)

@@ -17,15 +17,17 @@ ground metres; ``ground_gsd`` handles that (and any other CRS) with the projecti
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date as Date
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pyproj import Geod, Proj
 from rasterio.crs import CRS
 
 from satgeo.errors import InputError
+
+T = TypeVar("T")
 
 FIELDS = ("lon", "lat", "gsd", "cloud_cover", "year", "month", "day")
 
@@ -88,7 +90,7 @@ class Metadata:
     def normalized(self) -> list[float]:
         """The 7 numbers DiffusionSat conditions on, unknown values as 0."""
 
-        def n(v: float | None, f) -> float:  # noqa: ANN001 - tiny local helper
+        def n(v: float | None, f: Callable[[float], float]) -> float:
             return 0.0 if v is None else float(f(float(v)))
 
         return [
@@ -108,7 +110,7 @@ class Metadata:
             raise InputError(f"a DiffusionSat metadata vector has 7 numbers, got {len(vector)}")
         v = [_finite(FIELDS[i], x) for i, x in enumerate(vector)]
 
-        def d(x: float, f):  # noqa: ANN001, ANN202
+        def d(x: float, f: Callable[[float], T]) -> T | None:
             return None if x == 0 else f(x)
 
         return cls(
@@ -142,7 +144,7 @@ def _is_utm_or_ups(crs: CRS) -> bool:
     epsg = crs.to_epsg() or 0
     if 32601 <= epsg <= 32660 or 32701 <= epsg <= 32760 or epsg in (32661, 32761):
         return True
-    return crs.to_dict().get("proj") == "utm"
+    return bool(crs.to_dict().get("proj") == "utm")
 
 
 def ground_gsd(crs: CRS | str, pixel_size: float, lon: float, lat: float) -> float:

@@ -36,7 +36,7 @@ MAX_LAT = 85.0511287798066
 
 def mercator_pixel_size(zoom: int, tile_size: int = 256) -> float:
     """Pixel size in Web Mercator metres at ``zoom``."""
-    return 2 * ORIGIN_SHIFT / (tile_size * 2**zoom)
+    return 2 * ORIGIN_SHIFT / float(tile_size * 2**zoom)
 
 
 def tile_ground_gsd(zoom: int, lat: float, tile_size: int = 256) -> float:
