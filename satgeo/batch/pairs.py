@@ -35,20 +35,19 @@ from shapely.geometry.base import BaseGeometry
 
 from satgeo.atomic import write_text
 from satgeo.batch.assemble import VRT_NAME, mosaic_extent
-from satgeo.batch.chips import TRAIN, VAL, Chip, ChipPlan
+from satgeo.batch.chips import IGNORE, PAIRS_DIR, TRAIN, VAL, Chip, ChipPlan, image_path, label_path
 from satgeo.batch.chunk import remove_stale_temporaries
 from satgeo.batch.inputs import split_spec
 from satgeo.batch.journal import DonePair, Journal
+from satgeo.batch.pairs_stac import build_collection
 from satgeo.batch.tiling import Plan
 from satgeo.geo.cog import write_cog
 from satgeo.geo.layers import read_layer
 from satgeo.geo.masks import CLASS_NAMES, PALETTE, LayerSet, load_layers
 from satgeo.hashing import file_sha256
 
-PAIRS_DIR = "pairs"
 CSV_NAME = "pairs.csv"
 SHARDS_DIR = "webdataset"
-IGNORE = 255
 #: Degrees added around the job's features when reading label layers (as ``satgeo mask`` pads its area).
 READ_PAD_DEG = 0.002
 
@@ -67,14 +66,6 @@ class PairsResult:
     def to_dict(self) -> dict:
         return {"train": self.train, "val": self.val, "dropped_near_val": self.dropped, "written": self.written,
                 "shards": self.shards, "seconds": round(self.seconds, 3)}
-
-
-def image_path(chip: Chip) -> str:
-    return f"{PAIRS_DIR}/{chip.split}/images/{chip.filename}"
-
-
-def label_path(chip: Chip) -> str:
-    return f"{PAIRS_DIR}/{chip.split}/labels/{chip.filename}"
 
 
 def label_layers(specs: Sequence[str], chips: Sequence[Chip]) -> LayerSet:
@@ -171,7 +162,6 @@ def export_pairs(
             journal.record_pair(DonePair(chip.id, chip.split, image_path(chip), label_path(chip),
                                          file_sha256(img), file_sha256(lab)))
     _write_csv(out_dir, chips)
-    from satgeo.batch.pairs_stac import build_collection  # here: pairs_stac imports this module
 
     build_collection(chip_plan, out_dir, provenance, when, gsd)
     shards: list[str] = []

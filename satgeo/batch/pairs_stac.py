@@ -16,8 +16,7 @@ import pystac
 from pystac.extensions.label import LabelClasses, LabelExtension, LabelType
 from pystac.layout import CustomLayoutStrategy
 
-from satgeo.batch.chips import Chip, ChipPlan
-from satgeo.batch.pairs import IGNORE, PAIRS_DIR, image_path, label_path
+from satgeo.batch.chips import IGNORE, PAIRS_DIR, Chip, ChipPlan, image_path, label_path
 from satgeo.geo.masks import CLASS_NAMES
 from satgeo.geo.stac import build_item, cog_asset, raster_bands
 
