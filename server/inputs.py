@@ -117,13 +117,16 @@ def write_feature_collection(fc: FeatureCollection, path: Path) -> Path:
     return write_text(path, json.dumps(fc.model_dump()))
 
 
-def read_layer_file(path: Path) -> gpd.GeoDataFrame:
-    """A GeoJSON or GeoPackage layer inside --data-dir, read by the geo core's one reader (and CRS policy)."""
+def read_layer_file(path: Path, name: str | None = None) -> gpd.GeoDataFrame:
+    """A GeoJSON or GeoPackage layer inside --data-dir, read by the geo core's one reader (and CRS policy).
+
+    ``name`` is what errors call the file (an upload's own name rather than its temporary one).
+    """
     if path.suffix.lower() not in LAYER_SUFFIXES:
         raise InputError(f"{path.name}: layers must be GeoJSON or GeoPackage ({', '.join(LAYER_SUFFIXES)})")
     if not path.is_file():
         raise InputError(f"layer {path.name!r} does not exist in --data-dir")
-    return read_layer(path)
+    return read_layer(path, name=name)
 
 
 def resolve_model(name: str | None, settings: Settings) -> str | None:

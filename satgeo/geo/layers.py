@@ -29,6 +29,9 @@ from satgeo.geo.crs import WGS84, is_lonlat
 OSM_LAYERS = ("lines", "multipolygons")
 
 #: A layer: a file path (anything GDAL reads) or a GeoDataFrame already in memory.
+#: The refusal every reader (CLI, batch, server) gives for a file without a CRS and not in lon/lat.
+NO_CRS = "has no CRS and its coordinates are not longitude/latitude; set the layer's CRS"
+
 Layer: TypeAlias = "str | Path | gpd.GeoDataFrame"
 
 
@@ -60,10 +63,7 @@ def with_crs_policy(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         return gdf
     bounds = gdf.total_bounds if len(gdf) and gdf.geometry.notna().any() else (0.0, 0.0, 0.0, 0.0)
     if not is_lonlat(tuple(bounds)):
-        raise InputError(
-            f"{name} has no CRS and its coordinates are not longitude/latitude; set the layer's CRS "
-            f"(e.g. `ogr2ogr -a_srs EPSG:32632 fixed.gpkg {name}`)"
-        )
+        raise InputError(f"{name} {NO_CRS} (e.g. `ogr2ogr -a_srs EPSG:32632 fixed.gpkg {name}`)")
     return gdf.set_crs(4326, allow_override=True)
 
 
@@ -71,42 +71,52 @@ def read_named_layers(
     source: str | os.PathLike[str],
     layer: str | int | None = None,
     bbox: tuple[float, float, float, float] | None = None,
+    name: str | None = None,
 ) -> list[tuple[str, gpd.GeoDataFrame]]:
     """Each layer of a file as ``(label, frame)``, with the CRS policy applied.
 
-    The label is the file name, or ``file:layer`` when the file has several layers (or one was
-    named). ``bbox`` (lon/lat W S E N) keeps the features that reach it.
+    The label is the file name (or ``name``, for a file stored under another), or ``file:layer``
+    when the file has several layers (or one was named). ``bbox`` (lon/lat W S E N) keeps the
+    features that reach it.
     """
     path = os.fspath(source)
     if not path.startswith("/vsi") and not os.path.exists(path):
         raise InputError(f"no such file: {path}")
-    fname = os.path.basename(path)
+    fname = name or os.path.basename(path)
     src = gdal_path(path)
     try:
         names = vector_layers(src, layer)
         out = []
-        for name in names:
-            layer_bbox = _bbox_in_layer_crs(src, name, bbox) if bbox is not None else None
-            gdf = gpd.read_file(src, layer=name, bbox=layer_bbox, on_invalid="ignore", engine="pyogrio")
-            label = f"{fname}:{name}" if len(names) > 1 or layer is not None else fname
+        for lname in names:
+            layer_bbox = _bbox_in_layer_crs(src, lname, bbox) if bbox is not None else None
+            gdf = gpd.read_file(src, layer=lname, bbox=layer_bbox, on_invalid="ignore", engine="pyogrio")
+            label = f"{fname}:{lname}" if len(names) > 1 or layer is not None else fname
             out.append((label, gdf))
     except Exception as exc:  # noqa: BLE001 - pyogrio/GDAL: unreadable, unknown layer, not vector data
         raise InputError(f"cannot read layer {fname}: {_first_line(exc)}") from None
-    return [(label, with_crs_policy(gdf, label)) for label, gdf in out]
+    checked = []
+    for label, gdf in out:
+        if gdf.crs is None:  # read whole (see _bbox_in_layer_crs): the policy looks at every coordinate
+            gdf = with_crs_policy(gdf, label)
+            if bbox is not None:
+                gdf = gdf.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
+        checked.append((label, gdf))
+    return checked
 
 
 def read_layer(
     source: Layer,
     layer: str | int | None = None,
     bbox: tuple[float, float, float, float] | None = None,
+    name: str | None = None,
 ) -> gpd.GeoDataFrame:
     """A vector layer as one GeoDataFrame (several layers of a file concatenated, in the first's CRS).
 
-    A GeoDataFrame passes through, under the same CRS policy.
+    A GeoDataFrame passes through, under the same CRS policy. ``name`` names the file in errors.
     """
     if isinstance(source, gpd.GeoDataFrame):
-        return with_crs_policy(source, "the layer")
-    frames = [gdf for _, gdf in read_named_layers(source, layer, bbox)]
+        return with_crs_policy(source, name or "the layer")
+    frames = [gdf for _, gdf in read_named_layers(source, layer, bbox, name)]
     if len(frames) == 1:
         return frames[0]
     crs = frames[0].crs
@@ -123,13 +133,13 @@ def _first_line(exc: BaseException) -> str:
 
 def _bbox_in_layer_crs(
     path: str, layer: str | int, bbox: tuple[float, float, float, float]
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float] | None:
     import pyogrio
     from rasterio.warp import transform_bounds
 
     info = pyogrio.read_info(path, layer=layer)
     if not info.get("crs"):
-        return bbox
+        return None  # no CRS: read it all, so the CRS policy sees every coordinate before any filtering
     crs = CRS.from_user_input(info["crs"])
     if crs == WGS84:
         return bbox
