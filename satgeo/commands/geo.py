@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rasterio.crs import CRS
 
 from satgeo.errors import InputError
 
@@ -25,9 +26,10 @@ def _area(bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work
     return Area.from_bbox(bbox, crs or "EPSG:4326", work_crs=work_crs)
 
 
-def _crs_text(crs) -> str:  # noqa: ANN001
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+def _crs_text(crs: CRS) -> str:
+    from satgeo.geo.crs import epsg_code
+
+    return epsg_code(crs) or crs.to_wkt()
 
 
 bbox_option = click.option(

@@ -176,11 +176,7 @@ class Area:
         if not polys:
             raise InputError(f"{os.fspath(path)} has no polygons (found {geoms[0].geom_type}); an AOI must be polygonal")
         merged = shapely.union_all([g if g.is_valid else shapely.make_valid(g) for g in polys])
-        if gdf.crs is None:
-            _check_lonlat(merged)
-            src = WGS84
-        else:
-            src = CRS.from_user_input(gdf.crs.to_wkt())
+        src = parse_crs(gdf.crs)  # read_layer's CRS policy: never None here
         return cls._from_source(_polygonal(merged, f"area in {os.fspath(path)}"), src, work_crs, "area")
 
     @classmethod

@@ -20,10 +20,9 @@ from typing import TypeAlias
 
 import geopandas as gpd
 import pandas as pd
-from rasterio.crs import CRS
 
 from satgeo.errors import InputError
-from satgeo.geo.crs import WGS84, is_lonlat
+from satgeo.geo.crs import WGS84, is_lonlat, parse_crs
 
 #: GDAL OSM driver layers that carry area and line features.
 OSM_LAYERS = ("lines", "multipolygons")
@@ -140,7 +139,7 @@ def _bbox_in_layer_crs(
     info = pyogrio.read_info(path, layer=layer)
     if not info.get("crs"):
         return None  # no CRS: read it all, so the CRS policy sees every coordinate before any filtering
-    crs = CRS.from_user_input(info["crs"])
+    crs = parse_crs(info["crs"])
     if crs == WGS84:
         return bbox
     w, s, e, n = transform_bounds(WGS84, crs, *bbox, densify_pts=21)

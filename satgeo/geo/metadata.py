@@ -26,6 +26,7 @@ from pyproj import Geod, Proj
 from rasterio.crs import CRS
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import parse_crs
 
 T = TypeVar("T")
 
@@ -154,7 +155,7 @@ def ground_gsd(crs: CRS | str, pixel_size: float, lon: float, lat: float) -> flo
     Other projected CRSs are divided by the local point scale (Web Mercator: x cos(lat)).
     Geographic CRSs use the geodesic size of the pixel (geometric mean of its two sides).
     """
-    crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+    crs = parse_crs(crs)
     if crs.is_geographic:
         _, _, dx = _GEOD.inv(lon, lat, lon + pixel_size, lat)
         _, _, dy = _GEOD.inv(lon, lat, lon, lat + pixel_size if lat < 89 else lat - pixel_size)

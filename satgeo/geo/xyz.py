@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TypeVar
 
 import mercantile
 import numpy as np
@@ -26,6 +27,7 @@ from satgeo.geo.grid import Grid
 
 #: Half the Web Mercator world width, metres.
 ORIGIN_SHIFT = 20037508.342789244
+ArrayOrScalar = TypeVar("ArrayOrScalar", np.ndarray, np.float64)
 #: Pixels a side of an XYZ tile.
 TILE_SIZE = 256
 #: Deepest zoom level satgeo serves.
@@ -79,11 +81,16 @@ def tile_bounds(x: int, y: int, z: int) -> tuple[float, float, float, float]:
     return (west, north - size, west + size, north)
 
 
-def lonlat_to_mercator(lon: float, lat: float) -> tuple[float, float]:
-    """EPSG:3857 (x, y) metres of a lon/lat point (spherical Web Mercator)."""
+def _mercator_xy(lon: ArrayOrScalar, lat: ArrayOrScalar) -> tuple[ArrayOrScalar, ArrayOrScalar]:
     x = lon * ORIGIN_SHIFT / 180.0
     y = np.log(np.tan((90.0 + lat) * np.pi / 360.0)) * ORIGIN_SHIFT / np.pi
-    return (x, float(y))
+    return x, y
+
+
+def lonlat_to_mercator(lon: float, lat: float) -> tuple[float, float]:
+    """EPSG:3857 (x, y) metres of a lon/lat point (spherical Web Mercator)."""
+    x, y = _mercator_xy(np.float64(lon), np.float64(lat))
+    return (float(x), float(y))
 
 
 def pixel_centres(
@@ -145,11 +152,7 @@ def iter_tiles(geom: BaseGeometry, zoom: int) -> Iterator[tuple[int, int, int]]:
 
 def _to_mercator(geom: BaseGeometry) -> BaseGeometry:
     def fwd(coords: np.ndarray) -> np.ndarray:
-        lon = coords[:, 0]
-        lat = np.clip(coords[:, 1], -MAX_LAT, MAX_LAT)
-        x = np.radians(lon) * 6378137.0
-        y = np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * 6378137.0
-        return np.column_stack([x, y])
+        return np.column_stack(_mercator_xy(coords[:, 0], np.clip(coords[:, 1], -MAX_LAT, MAX_LAT)))
 
     return shapely.transform(geom, fwd)
 
