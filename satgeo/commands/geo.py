@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rasterio.crs import CRS
 
 from satgeo.errors import InputError
+
+if TYPE_CHECKING:
+    from rasterio.crs import CRS
 
 
 def _area(bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work_crs: str | None):
