@@ -14,8 +14,13 @@ from satgeo.errors import InputError
 if TYPE_CHECKING:
     from rasterio.crs import CRS
 
+    from satgeo.geo.area import Area
 
-def _area(bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work_crs: str | None):
+
+def area_from_options(
+    bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work_crs: str | None = None
+) -> Area:
+    """The area of ``--bbox``/``--crs`` or ``--aoi`` (exactly one), as every command that takes one reads it."""
     from satgeo.geo.area import Area
 
     if bbox and aoi:
@@ -26,7 +31,7 @@ def _area(bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work
         return Area.from_file(aoi, work_crs=work_crs)
     if not bbox:
         raise InputError("give the area with --bbox W S E N (and --crs) or --aoi FILE")
-    return Area.from_bbox(bbox, crs or "EPSG:4326", work_crs=work_crs)
+    return Area.from_bbox(tuple(bbox), crs or "EPSG:4326", work_crs=work_crs)
 
 
 def _crs_text(crs: CRS) -> str:
@@ -64,7 +69,7 @@ def metadata_cmd(bbox, crs, aoi, work_crs, width, gsd, date_, cloud_cover, cls, 
     if width is not None and gsd is not None:
         raise InputError("give --width or --gsd, not both")
     check_cloud_cover(cloud_cover, "--cloud-cover")
-    area = _area(bbox, crs, aoi, work_crs)
+    area = area_from_options(bbox, crs, aoi, work_crs)
     grid = area.work_grid(gsd=gsd, width=width if gsd is not None or width is not None else 512)
     ground = area.ground_gsd(grid)
     meta = metadata_for(area, ground, date=date_, cloud_cover=cloud_cover)
@@ -100,7 +105,7 @@ def mask_cmd(layers, bbox, crs, aoi, work_crs, gsd, output, road_width, all_touc
     """Burn vector LAYERs into a uint8 class mask COG (0 background, 1 building, 2 road, 3 water, 4 vegetation)."""
     from satgeo.geo.masks import write_mask
 
-    area = _area(bbox, crs, aoi, work_crs)
+    area = area_from_options(bbox, crs, aoi, work_crs)
     path = write_mask(
         [Path(p) for p in layers], area, gsd, output, road_width=road_width, all_touched=all_touched,
         progress=not quiet and sys.stderr.isatty(),

@@ -6,22 +6,9 @@ import sys
 
 import click
 
+from satgeo.commands.geo import area_from_options
 from satgeo.errors import InputError
 from satgeo.geo.metadata import check_cloud_cover, parse_date
-
-
-def _area(bbox, crs, aoi):  # noqa: ANN001
-    from satgeo.geo.area import Area
-
-    if bbox and aoi:
-        raise InputError("give either --bbox or --aoi, not both")
-    if aoi:
-        if crs:
-            raise InputError("--crs applies to --bbox; an --aoi file carries its own CRS")
-        return Area.from_file(aoi)
-    if not bbox:
-        raise InputError("give the area with --bbox W S E N (and --crs) or --aoi FILE")
-    return Area.from_bbox(tuple(bbox), crs or "EPSG:4326")
 
 
 @click.command("render")
@@ -62,7 +49,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     for raster in condition_rasters:
         if not raster.startswith("/vsi") and not Path(raster).exists():
             raise InputError(f"condition raster {raster} does not exist")
-    area = _area(bbox, crs, aoi)
+    area = area_from_options(bbox, crs, aoi)
     from satgeo.render.engine import check_gsd, get_generator
 
     card = get_generator(model).card  # loaded once; render_to_cog reuses it
