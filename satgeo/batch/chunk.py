@@ -22,7 +22,6 @@ from shapely.geometry import box
 from satgeo.errors import SatgeoError
 from satgeo.geo.area import Area
 from satgeo.geo.cog import cog_bytes
-from satgeo.geo.crs import parse_crs
 from satgeo.geo.grid import Grid
 from satgeo.render.request import RenderRequest
 
@@ -77,7 +76,7 @@ class RenderParams:
     def request(self, layers: Sequence[gpd.GeoDataFrame]) -> RenderRequest:
         c = self.choices
         return RenderRequest(
-            area=Area(Area.from_bbox(self.area_bounds).geometry, crs=parse_crs(self.render_crs)),
+            area=Area.from_bbox(self.area_bounds, work_crs=self.render_crs),
             layers=list(layers), gsd=self.gsd,
             model=c.model, prompt=c.prompt, date=c.date, cloud_cover=c.cloud_cover, seed=c.seed, steps=c.steps,
         )
