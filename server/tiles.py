@@ -21,7 +21,7 @@ from PIL import Image
 
 from satgeo.errors import InputError
 from satgeo.geo.crs import WEB_MERCATOR
-from satgeo.geo.xyz import MAX_ZOOM, lonlat_to_mercator, pixel_centres, tile_bounds
+from satgeo.geo.xyz import MAX_ZOOM, check_tile, lonlat_to_mercator, pixel_centres, tile_bounds
 from satgeo_server.scenes import LoadedScene, SceneRegistry
 from satgeo_server.settings import Settings
 from satgeo_server.tilecache import TileCache
@@ -82,8 +82,7 @@ class TileService:
         lo, hi = self.zoom_range(spec)
         if not lo <= z <= hi:
             raise InputError(f"zoom {z} is outside this scene's zooms {lo}..{hi}")
-        if not (0 <= x < (1 << z) and 0 <= y < (1 << z)):
-            raise InputError(f"tile {z}/{x}/{y} does not exist")
+        check_tile(x, y, z)
 
     def in_scene(self, spec: dict[str, Any], z: int, x: int, y: int) -> bool:
         west, south, east, north = spec["bounds"]

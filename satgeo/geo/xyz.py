@@ -67,14 +67,15 @@ def zoom_for_gsd(gsd: float, lat: float, tile_size: int = 256) -> int:
     return int(min(max(z, 0), MAX_ZOOM))
 
 
-def _check(x: int, y: int, z: int) -> None:
+def check_tile(x: int, y: int, z: int) -> None:
+    """Refuse a tile index outside zoom 0..MAX_ZOOM or outside its zoom's 2**z x 2**z tiles."""
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
-        raise InputError(f"no such tile: z={z} x={x} y={y}")
+        raise InputError(f"tile {z}/{x}/{y} does not exist")
 
 
 def tile_bounds(x: int, y: int, z: int) -> tuple[float, float, float, float]:
     """(west, south, east, north) of tile x/y/z in Web Mercator metres."""
-    _check(x, y, z)
+    check_tile(x, y, z)
     size = 2 * ORIGIN_SHIFT / 2**z
     west = -ORIGIN_SHIFT + x * size
     north = ORIGIN_SHIFT - y * size
