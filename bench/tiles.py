@@ -101,7 +101,7 @@ def main() -> None:
 
     from satgeo.geo.cog import write_cog
     from satgeo.geo.grid import Grid
-    from satgeo_server.tiles import tile_bounds_3857
+    from satgeo.geo.xyz import tile_bounds
 
     work = Path(tempfile.mkdtemp(prefix="satgeo-bench-tiles-"))
     procs = []
@@ -127,8 +127,8 @@ def main() -> None:
                 assert status == 200
                 block[(x, y)] = np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
         mosaic = np.concatenate([np.concatenate([block[(x, y)] for x in xs], axis=1) for y in ys], axis=0)
-        w0, _, _, n0 = tile_bounds_3857(ZOOM, xs[0], ys[0])
-        res = (tile_bounds_3857(ZOOM, xs[0], ys[0])[2] - w0) / 256
+        w0, _, _, n0 = tile_bounds(xs[0], ys[0], ZOOM)
+        res = (tile_bounds(xs[0], ys[0], ZOOM)[2] - w0) / 256
         grid = Grid.from_bounds("EPSG:3857", (w0, n0 - res * mosaic.shape[0], w0 + res * mosaic.shape[1], n0), res)
         cog = write_cog(work / "same_imagery.tif", mosaic.transpose(2, 0, 1), grid)
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
 
+from satgeo.atomic import write_text
 from satgeo.errors import InputError, LimitError, ModelError
 from satgeo.geo.area import Area
-from satgeo_server.schemas import FeatureCollection, Geometry, JobCreate
+from satgeo.geo.layers import read_layer
+from satgeo_server.schemas import FeatureCollection, JobCreate
 from satgeo_server.settings import Settings
 
 LAYER_SUFFIXES = (".geojson", ".json", ".gpkg")
@@ -31,38 +33,49 @@ def confined_path(settings: Settings, rel: str) -> Path:
     return path
 
 
-def geometry_from(geom: Geometry) -> BaseGeometry:
-    try:
-        g = shape(geom.model_dump())
-    except Exception as exc:  # shapely raises many types on malformed coordinates
-        raise InputError(f"aoi is not a valid GeoJSON {geom.type}: {exc}") from None
-    if g.is_empty:
-        raise InputError("aoi is empty")
-    west, south, east, north = g.bounds
-    if not all(math.isfinite(v) for v in g.bounds):
-        raise InputError("aoi has non-finite coordinates")
-    if west < -180 or east > 180 or south < -85 or north > 85:
-        raise InputError("aoi must be lon/lat (EPSG:4326) within lon -180..180 and lat -85..85")
-    if not g.is_valid:
-        g = g.buffer(0)
-    if g.area <= 0:
-        raise InputError("aoi has no area")
-    return g
+#: Latitudes the server accepts (its maps are Web Mercator).
+MAX_LAT = 85.0
+
+
+def _check_server_lonlat(bounds: tuple[float, float, float, float], what: str) -> None:
+    west, south, east, north = bounds
+    if not all(math.isfinite(v) for v in bounds):
+        raise InputError(f"{what} has non-finite coordinates")
+    if west < -180 or east > 180 or south < -MAX_LAT or north > MAX_LAT:
+        raise InputError(f"{what} must be lon/lat (EPSG:4326) within lon -180..180 and lat -{MAX_LAT:g}..{MAX_LAT:g}")
+
+
+def area_from_request(aoi: dict[str, Any] | None, bbox: Sequence[float] | None, crs: str | None) -> Area:
+    """An area through the geo core's validating constructors (as the CLI builds it), within the server's limits.
+
+    ``aoi`` is a GeoJSON geometry in lon/lat; else ``bbox`` is W S E N in ``crs`` (default EPSG:4326).
+    """
+    if aoi is not None:
+        try:
+            _check_server_lonlat(shape(aoi).bounds, "aoi")
+            area = Area.from_geometry(aoi)
+        except InputError as exc:
+            msg = str(exc)
+            raise InputError(msg if msg.startswith("aoi") else f"aoi: {msg}") from None
+        except Exception as exc:  # noqa: BLE001 - shapely raises many types on malformed coordinates
+            raise InputError(f"aoi is not a valid GeoJSON {aoi.get('type')}: {str(exc).splitlines()[0]}") from None
+    else:
+        if bbox is None:
+            raise InputError("give exactly one of bbox or aoi")
+        try:
+            area = Area.from_bbox(tuple(bbox), crs or "EPSG:4326")
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pyproj / rasterio errors on exotic CRSs
+            raise InputError(f"bbox/crs not usable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    west, south, east, north = area.geometry.bounds
+    if not all(math.isfinite(v) for v in area.geometry.bounds) or south < -MAX_LAT or north > MAX_LAT:
+        raise InputError(f"bbox must lie between latitudes -{MAX_LAT:g} and {MAX_LAT:g}")
+    return area
 
 
 def area_from_job(body: JobCreate) -> Area:
-    if body.aoi is not None:
-        return Area(geometry_from(body.aoi))
-    try:
-        area = Area.from_bbox(tuple(body.bbox), body.crs)  # type: ignore[arg-type]
-    except InputError:
-        raise
-    except Exception as exc:  # pyproj / rasterio CRS errors
-        raise InputError(f"bbox/crs not usable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    west, south, east, north = area.geometry.bounds
-    if not all(math.isfinite(v) for v in area.geometry.bounds) or south < -85 or north > 85:
-        raise InputError("bbox must lie between latitudes -85 and 85")
-    return area
+    return area_from_request(body.aoi.model_dump() if body.aoi is not None else None, body.bbox, body.crs)
 
 
 def check_area_limits(area: Area, gsd: float | None, settings: Settings) -> None:
@@ -101,24 +114,19 @@ def read_feature_collection(fc: FeatureCollection) -> gpd.GeoDataFrame:
 def write_feature_collection(fc: FeatureCollection, path: Path) -> Path:
     read_feature_collection(fc)  # validate before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(fc.model_dump()))
-    tmp.replace(path)
-    return path
+    return write_text(path, json.dumps(fc.model_dump()))
 
 
-def read_layer_file(path: Path) -> gpd.GeoDataFrame:
+def read_layer_file(path: Path, name: str | None = None) -> gpd.GeoDataFrame:
+    """A GeoJSON or GeoPackage layer inside --data-dir, read by the geo core's one reader (and CRS policy).
+
+    ``name`` is what errors call the file (an upload's own name rather than its temporary one).
+    """
     if path.suffix.lower() not in LAYER_SUFFIXES:
         raise InputError(f"{path.name}: layers must be GeoJSON or GeoPackage ({', '.join(LAYER_SUFFIXES)})")
     if not path.is_file():
         raise InputError(f"layer {path.name!r} does not exist in --data-dir")
-    try:
-        gdf = gpd.read_file(path, on_invalid="ignore")
-    except Exception as exc:
-        raise InputError(f"cannot read layer {path.name}: {str(exc).splitlines()[0]}") from None
-    if gdf.crs is None:
-        gdf = gdf.set_crs("EPSG:4326")
-    return gdf
+    return read_layer(path, name=name)
 
 
 def resolve_model(name: str | None, settings: Settings) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,10 @@ from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
 from rasterio.warp import reproject, transform_bounds
 
+from satgeo.atomic import write_bytes
+from satgeo.geo.crs import WEB_MERCATOR
+
 MAX_SIDE = 1024
-WEB_MERCATOR = "EPSG:3857"
 
 
 def cog_bounds_lonlat(cog: Path) -> list[float]:
@@ -59,7 +60,5 @@ def job_preview(cog: Path, max_side: int = MAX_SIDE) -> tuple[Path, list[float]]
         return png, json.loads(meta.read_text())["bounds"]
     data, bounds = _render(cog, max_side)
     for path, content in ((png, data), (meta, json.dumps({"bounds": bounds}).encode())):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(content)
-        tmp.replace(path)
+        write_bytes(path, content)
     return png, bounds

@@ -5,22 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import box
-
+from satgeo.atomic import write_bytes
 from satgeo.errors import InputError, LimitError
+from satgeo.geo.area import Area
+from satgeo.geo.xyz import native_zoom_for, tile_ground_gsd
 from satgeo_server import inputs
 from satgeo_server.schemas import SceneCreate
 from satgeo_server.settings import Settings
 from satgeo_server.store import Store
-
-WEB_MERCATOR_HALF = 20037508.342789244
-EQUATOR_M_PER_PX_Z0 = 2 * WEB_MERCATOR_HALF / 256
 
 
 @dataclass
@@ -43,17 +40,6 @@ def model_card(model: str | None, device: str | None = None):
     from satgeo.render.engine import get_generator  # cached by the engine
 
     return get_generator(model, device).card
-
-
-def ground_pixel(zoom: int, lat: float, tile_size: int = 256) -> float:
-    """Ground metres per pixel of zoom ``zoom`` at latitude ``lat``."""
-    return 2 * WEB_MERCATOR_HALF / (tile_size * (1 << zoom)) * math.cos(math.radians(lat))
-
-
-def native_zoom_for(gsd: float, lat: float, tile_size: int = 256) -> int:
-    """The zoom whose ground pixel size at ``lat`` is closest to ``gsd`` (in log scale)."""
-    ground_z0 = 2 * WEB_MERCATOR_HALF / tile_size * math.cos(math.radians(lat))
-    return int(min(22, max(1, round(math.log2(ground_z0 / gsd)))))
 
 
 def _sha(data: bytes) -> str:
@@ -85,17 +71,13 @@ class SceneRegistry:
                 layer_files.append((path, None))
             digests.append(digest)
         gdfs = []
-        for path, data in layer_files:
-            if data is not None and not path.exists():
+        for path, content in layer_files:
+            if content is not None and not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(data)
-                tmp.replace(path)
+                write_bytes(path, content)
             gdfs.append(inputs.read_layer_file(path))
         bounds = inputs.layer_bounds(gdfs)
-        from satgeo.geo.area import Area
-
-        area = Area(box(*bounds))
+        area = Area.from_bbox(bounds)
         km2 = area.work_geometry().area / 1e6
         if km2 > self.settings.max_area_km2:
             raise LimitError(
@@ -106,7 +88,7 @@ class SceneRegistry:
         zoom = body.native_zoom
         if zoom is None:
             zoom = native_zoom_for(card.native_gsd, lat, self.settings.tile_size)
-        px = ground_pixel(zoom, lat, self.settings.tile_size)
+        px = tile_ground_gsd(zoom, lat, self.settings.tile_size)
         ratio = max(px / card.native_gsd, card.native_gsd / px)
         if ratio > card.max_gsd_ratio:
             raise InputError(
@@ -145,12 +127,11 @@ class SceneRegistry:
         spec = self.store.get_scene(scene_id)
         if spec is None:
             return None
-        from satgeo.geo.area import Area
         from satgeo.render.request import RenderRequest
 
         layers = [str(self.settings.data_dir / p) for p in spec["layers"]]
         request = RenderRequest(
-            area=Area(box(*spec["bounds"])),
+            area=Area.from_bbox(spec["bounds"]),
             layers=layers,
             model=spec["model"],
             prompt=spec["prompt"],

@@ -18,15 +18,14 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from rasterio.crs import CRS
 
 from satgeo.errors import InputError
-from satgeo_server.scenes import WEB_MERCATOR_HALF, LoadedScene, SceneRegistry
+from satgeo.geo.crs import WEB_MERCATOR
+from satgeo.geo.xyz import MAX_ZOOM, check_tile, lonlat_to_mercator, pixel_centres, tile_bounds
+from satgeo_server.scenes import LoadedScene, SceneRegistry
 from satgeo_server.settings import Settings
 from satgeo_server.tilecache import TileCache
-from satgeo_server.warp import mercator_pixel_centres, sample_bilinear
-
-WEB_MERCATOR = CRS.from_epsg(3857)
+from satgeo_server.warp import sample_bilinear
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -39,19 +38,6 @@ def encode_png(rgb: np.ndarray) -> bytes:
 def decode_png(data: bytes) -> np.ndarray:
     """PNG -> (H, W, 4) uint8 (RGB tiles get an opaque alpha)."""
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
-
-
-def tile_bounds_3857(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    size = 2 * WEB_MERCATOR_HALF / (1 << z)
-    west = -WEB_MERCATOR_HALF + x * size
-    north = WEB_MERCATOR_HALF - y * size
-    return (west, north - size, west + size, north)
-
-
-def lonlat_to_3857(lon: float, lat: float) -> tuple[float, float]:
-    x = lon * WEB_MERCATOR_HALF / 180.0
-    y = np.log(np.tan((90.0 + lat) * np.pi / 360.0)) * WEB_MERCATOR_HALF / np.pi
-    return (x, float(y))
 
 
 class TileService:
@@ -90,20 +76,19 @@ class TileService:
 
     def zoom_range(self, spec: dict[str, Any]) -> tuple[int, int]:
         n = int(spec["native_zoom"])
-        return max(0, n - self.settings.zooms_below), min(24, n + self.settings.zooms_above)
+        return max(0, n - self.settings.zooms_below), min(MAX_ZOOM, n + self.settings.zooms_above)
 
     def check_tile(self, spec: dict[str, Any], z: int, x: int, y: int) -> None:
         lo, hi = self.zoom_range(spec)
         if not lo <= z <= hi:
             raise InputError(f"zoom {z} is outside this scene's zooms {lo}..{hi}")
-        if not (0 <= x < (1 << z) and 0 <= y < (1 << z)):
-            raise InputError(f"tile {z}/{x}/{y} does not exist")
+        check_tile(x, y, z)
 
     def in_scene(self, spec: dict[str, Any], z: int, x: int, y: int) -> bool:
         west, south, east, north = spec["bounds"]
-        sw = lonlat_to_3857(west, south)
-        ne = lonlat_to_3857(east, north)
-        tw, ts, te, tn = tile_bounds_3857(z, x, y)
+        sw = lonlat_to_mercator(west, south)
+        ne = lonlat_to_mercator(east, north)
+        tw, ts, te, tn = tile_bounds(x, y, z)
         return tw < ne[0] and te > sw[0] and ts < ne[1] and tn > sw[1]
 
     def cached(self, scene_id: str, z: int, x: int, y: int) -> bytes | None:
@@ -185,7 +170,7 @@ class TileService:
 
         r = self.renderer
         lattice = r.lattice_for(scene.request, r.get_generator(scene.request.model, scene.request.device).card)
-        xs, ys = mercator_pixel_centres(z, self.settings.tile_size, row0, col0, rows, cols)
+        xs, ys = pixel_centres(z, self.settings.tile_size, row0, col0, rows, cols)
         half = (xs[1] - xs[0]) / 2 if len(xs) > 1 else 1.0
         bounds = transform_bounds(WEB_MERCATOR, lattice.crs, xs[0] - half, ys[-1] - half, xs[-1] + half,
                                   ys[0] + half, densify_pts=21)

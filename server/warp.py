@@ -3,16 +3,16 @@
 GDAL's warper approximates the coordinate transform per output window, so two
 metatile cuts can round a pixel differently. Here every output pixel is computed from its
 *global* tile-pixel index with an exact PROJ transform and bilinear weights: a pixel's
-value depends only on where it is, never on which metatile it was rendered in.
+value depends only on where it is, never on which metatile it was rendered in. The pixel
+centres come from ``satgeo.geo.xyz.pixel_centres``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from affine import Affine
 from pyproj import Transformer
 from rasterio.crs import CRS
-
-WEB_MERCATOR_HALF = 20037508.342789244
 
 _TRANSFORMERS: dict[str, Transformer] = {}
 
@@ -25,15 +25,7 @@ def _to_lattice(crs: CRS) -> Transformer:
     return t
 
 
-def mercator_pixel_centres(z: int, tile_size: int, row0: int, col0: int, height: int, width: int):
-    """EPSG:3857 x (width,) and y (height,) of pixel centres of global rows/cols at zoom ``z``."""
-    res = 2 * WEB_MERCATOR_HALF / (tile_size * (1 << z))
-    xs = -WEB_MERCATOR_HALF + (np.arange(col0, col0 + width, dtype=np.float64) + 0.5) * res
-    ys = WEB_MERCATOR_HALF - (np.arange(row0, row0 + height, dtype=np.float64) + 0.5) * res
-    return xs, ys
-
-
-def sample_bilinear(src: np.ndarray, src_transform, crs: CRS, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+def sample_bilinear(src: np.ndarray, src_transform: Affine, crs: CRS, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """(3, h, w) uint8 ``src`` (north-up, ``src_transform`` in ``crs``) sampled at the mercator points."""
     gx, gy = np.meshgrid(xs, ys)
     lx, ly = _to_lattice(crs).transform(gx, gy)

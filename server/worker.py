@@ -34,15 +34,10 @@ def stac_path(result: Path) -> Path | None:
 
 
 def build_render_request(req: dict[str, Any], folder: Path):
-    from shapely.geometry import shape
-
-    from satgeo.geo.area import Area
     from satgeo.render.request import RenderRequest
+    from satgeo_server.inputs import area_from_request
 
-    if req.get("aoi"):
-        area = Area(shape(req["aoi"]))
-    else:
-        area = Area.from_bbox(tuple(req["bbox"]), req.get("crs") or "EPSG:4326")
+    area = area_from_request(req.get("aoi") or None, req.get("bbox"), req.get("crs"))
     footprints = folder / "footprints.geojson"
     layers = [str(footprints)] if footprints.exists() else []
     return RenderRequest(

@@ -23,11 +23,14 @@ import shapely
 from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
-from satgeo.batch.plan import Lattice, Plan
+from satgeo.batch.tiling import Plan, TileGrid
 from satgeo.errors import InputError
 from satgeo.geo.grid import Grid
 
 TRAIN, VAL = "train", "val"
+#: The pair export's folder under the job folder, and the label value of pixels outside the AOI.
+PAIRS_DIR = "pairs"
+IGNORE = 255
 MIN_CHIP_PX = 16
 MAX_CHIP_PX = 4096
 
@@ -112,7 +115,7 @@ def rendered_tiles(plan: Plan) -> set[tuple[int, int]]:
     return out
 
 
-def _chip_grid(lattice: Lattice, x: int, y: int, size: int) -> Grid:
+def _chip_grid(lattice: TileGrid, x: int, y: int, size: int) -> Grid:
     g, (ox, oy) = lattice.gsd, lattice.origin
     return Grid(lattice.crs, Affine(g, 0.0, ox + x * g, 0.0, -g, oy - y * g), size, size)
 
@@ -189,3 +192,13 @@ def _near(rects: np.ndarray, rect: tuple[int, int, int, int], gap: int) -> bool:
     x0, y0, x1, y1 = rect
     hit = (rects[:, 0] <= x1 + gap) & (x0 <= rects[:, 2] + gap) & (rects[:, 1] <= y1 + gap) & (y0 <= rects[:, 3] + gap)
     return bool(hit.any())
+
+
+def image_path(chip: Chip) -> str:
+    """Where a chip's image goes, relative to the job folder."""
+    return f"{PAIRS_DIR}/{chip.split}/images/{chip.filename}"
+
+
+def label_path(chip: Chip) -> str:
+    """Where a chip's label goes, relative to the job folder."""
+    return f"{PAIRS_DIR}/{chip.split}/labels/{chip.filename}"

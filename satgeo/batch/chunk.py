@@ -8,15 +8,15 @@ widened by a context margin) so it pickles small for Ray workers.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import re
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-from rasterio.crs import CRS
 from shapely.geometry import box
 
 from satgeo.errors import SatgeoError
@@ -31,9 +31,6 @@ RenderFn = Callable[[RenderRequest, Grid], np.ndarray]
 #: ``tags_fn(request, gsd) -> provenance tags``; the render engine's ``render_tags`` by default.
 TagsFn = Callable[[RenderRequest, float], dict]
 
-TMP_SUFFIX = ".satgeo-tmp"
-
-
 def default_tags_fn() -> TagsFn:
     from satgeo.render.engine import render_tags
 
@@ -46,13 +43,10 @@ def default_render_fn() -> RenderFn:
     return render_grid
 
 
-@dataclass(frozen=True)
-class RenderParams:
-    """Everything that is the same for every chunk of a job."""
+@dataclass(kw_only=True)
+class RenderChoices:
+    """What a batch job passes unchanged to every chunk's ``RenderRequest`` (``BatchOptions`` extends it)."""
 
-    area_bounds: tuple[float, float, float, float]  # lon/lat bounds of all features (for metadata/captions)
-    gsd: float  # ground metres per pixel
-    render_crs: str  # the CRS of the model's native lattice (the job's UTM zone or pinned CRS)
     model: str | None = None
     seed: int = 0
     prompt: str | None = None
@@ -60,31 +54,36 @@ class RenderParams:
     cloud_cover: float | None = None
     steps: int | None = None
 
+    def render_choices(self) -> RenderChoices:
+        """These choices alone (a plain copy, whatever subclass ``self`` is)."""
+        return RenderChoices(**{f.name: getattr(self, f.name) for f in fields(RenderChoices)})
+
+    def describe(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(RenderChoices)}
+        out["date"] = self.date.isoformat() if self.date else None
+        return out
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """Everything that is the same for every chunk of a job."""
+
+    area_bounds: tuple[float, float, float, float]  # lon/lat bounds of all features (for metadata/captions)
+    gsd: float  # ground metres per pixel
+    render_crs: str  # the CRS of the model's native lattice (the job's UTM zone or pinned CRS)
+    choices: RenderChoices = field(default_factory=RenderChoices)
+
     def request(self, layers: Sequence[gpd.GeoDataFrame]) -> RenderRequest:
+        c = self.choices
         return RenderRequest(
-            area=Area(Area.from_bbox(self.area_bounds).geometry, crs=CRS.from_user_input(self.render_crs)),
-            layers=list(layers),
-            model=self.model,
-            prompt=self.prompt,
-            date=self.date,
-            cloud_cover=self.cloud_cover,
-            seed=self.seed,
-            gsd=self.gsd,
-            steps=self.steps,
+            area=Area.from_bbox(self.area_bounds, work_crs=self.render_crs),
+            layers=list(layers), gsd=self.gsd,
+            model=c.model, prompt=c.prompt, date=c.date, cloud_cover=c.cloud_cover, seed=c.seed, steps=c.steps,
         )
 
     def describe(self) -> dict:
-        return {
-            "area_bounds": list(self.area_bounds),
-            "gsd": self.gsd,
-            "render_crs": self.render_crs,
-            "model": self.model,
-            "seed": self.seed,
-            "prompt": self.prompt,
-            "date": self.date.isoformat() if self.date else None,
-            "cloud_cover": self.cloud_cover,
-            "steps": self.steps,
-        }
+        return {"area_bounds": list(self.area_bounds), "gsd": self.gsd, "render_crs": self.render_crs,
+                **self.choices.describe()}
 
 
 @dataclass
@@ -129,35 +128,29 @@ def layers_near(frames: Sequence[gpd.GeoDataFrame], bounds: tuple[float, float, 
     return out
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden temporary beside ``path``, fsync, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def stale_temporaries(folder: Path, names: Sequence[str]) -> list[Path]:
-    """Temporaries this module left for ``names`` (after a kill): ``.<name>.<pid>.satgeo-tmp``."""
-    wanted = set(names)
-    out = []
-    for p in folder.glob(f".*{TMP_SUFFIX}"):
-        stem = p.name[1 : -len(TMP_SUFFIX)]
-        name, _, pid = stem.rpartition(".")
-        if name in wanted and pid.isdigit():
-            out.append(p)
-    return out
-
-
-def stale_cog_dirs(folder: Path, names: Sequence[str]) -> list[Path]:
-    """Temporary folders ``satgeo.geo.cog.CogWriter`` left for ``names`` (after a kill): ``.<name>.<random>.tmp``."""
-    wanted = set(names)
+    """What a killed run left beside ``names`` in ``folder``: ``satgeo.atomic`` temporaries
+    (``.<stem>.<pid>-<hex>.tmp<suffix>`` files) and ``CogWriter`` scratch folders (``.<name>.<random>.tmp``)."""
     if not folder.is_dir():
         return []
-    return [p for p in folder.glob(".*.tmp") if p.is_dir() and p.name[1:].rsplit(".", 2)[0] in wanted]
+    files = {}
+    for name in names:
+        p = Path(name)
+        files[name] = re.compile(rf"\.{re.escape(p.stem)}\.\d+-[0-9a-f]+\.tmp{re.escape(p.suffix)}")
+    wanted = set(names)
+    out = []
+    for p in folder.glob(".*"):
+        if p.is_dir() and p.name.endswith(".tmp") and p.name[1:].rsplit(".", 2)[0] in wanted:
+            out.append(p)
+        elif p.is_file() and any(rx.fullmatch(p.name) for rx in files.values()):
+            out.append(p)
+    return sorted(out)
+
+
+def remove_stale_temporaries(folder: Path, names: Sequence[str]) -> None:
+    """Delete ``stale_temporaries(folder, names)`` (our own leftovers from a killed run)."""
+    for p in stale_temporaries(folder, names):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)

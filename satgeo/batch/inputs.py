@@ -1,7 +1,7 @@
 """Reading and checking the vector layers (and the optional AOI) of a batch job.
 
-Every layer is read with pyogrio (any GDAL vector format, OSM PBF included), checked
-for a CRS, cleaned (invalid geometries repaired, points and empties dropped, collections
+Every layer is read by ``satgeo.geo.layers`` (any GDAL vector format, OSM PBF included, and
+its one CRS policy for files without a CRS), cleaned (invalid geometries repaired, points and empties dropped, collections
 exploded) and reprojected to one work CRS. Problems a user can fix raise ``InputError``;
 recoverable oddities come back as one-line notes for the CLI to print.
 """
@@ -15,13 +15,12 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pyogrio
 import shapely
 from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError
-from satgeo.geo.masks import gdal_path, vector_layers
+from satgeo.geo.layers import read_named_layers
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _LINEAR = ("LineString", "MultiLineString", "LinearRing")
@@ -69,22 +68,7 @@ def split_spec(spec: str) -> tuple[Path, str | None]:
 
 def _read(spec: str) -> list[tuple[str, gpd.GeoDataFrame]]:
     path, layer = split_spec(spec)
-    if not path.exists():
-        raise InputError(f"layer file not found: {spec}")
-    src = gdal_path(path)
-    try:
-        names = vector_layers(src, layer)
-        out = []
-        for name in names:
-            gdf = pyogrio.read_dataframe(src, layer=name, on_invalid="ignore")
-            label = f"{path.name}:{name}" if len(names) > 1 or layer else path.name
-            out.append((label, gdf))
-        return out
-    except InputError:
-        raise
-    except Exception as exc:  # pyogrio/GDAL errors: unreadable, unknown layer, not vector data
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot read layer {spec}: {msg}") from None
+    return read_named_layers(path, layer)
 
 
 def _clean(label: str, gdf: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
@@ -116,8 +100,8 @@ def _clean(label: str, gdf: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFr
     return gdf
 
 
-def load_layers(specs: Sequence[str]) -> list[tuple[str, gpd.GeoDataFrame]]:
-    """Read every layer as given (no cleaning): ``[(label, frame), ...]``."""
+def read_layer_specs(specs: Sequence[str]) -> list[tuple[str, gpd.GeoDataFrame]]:
+    """Read every layer of ``path`` / ``path:layer`` specs as given (no cleaning): ``[(label, frame), ...]``."""
     if not specs:
         raise InputError("give at least one vector layer (footprints, roads, water or landuse)")
     out: list[tuple[str, gpd.GeoDataFrame]] = []
@@ -129,11 +113,9 @@ def load_layers(specs: Sequence[str]) -> list[tuple[str, gpd.GeoDataFrame]]:
 def features_centroid(raw: Sequence[tuple[str, gpd.GeoDataFrame]]) -> tuple[float, float]:
     """The lon/lat centre of the bounds of every feature (to pick the local UTM zone)."""
     boxes = []
-    for label, gdf in raw:
+    for _, gdf in raw:
         if gdf.empty or gdf.geometry.notna().sum() == 0:
             continue
-        if gdf.crs is None:
-            raise InputError(f"layer {label} has no CRS; set one (e.g. `ogr2ogr -a_srs EPSG:4326 out.gpkg in.shp`)")
         b = gdf.geometry.dropna().to_crs(4326).total_bounds
         if np.all(np.isfinite(b)):
             boxes.append(b)
@@ -149,10 +131,7 @@ def prepare_layers(raw: Sequence[tuple[str, gpd.GeoDataFrame]], work_crs: CRS) -
     frames, names = [], []
     crss = set()
     for label, gdf in raw:
-        if gdf.crs is None and not gdf.empty:
-            raise InputError(f"layer {label} has no CRS; set one (e.g. `ogr2ogr -a_srs EPSG:4326 out.gpkg in.shp`)")
-        if gdf.crs is not None:
-            crss.add(gdf.crs.to_string())
+        crss.add(gdf.crs.to_string())
         cleaned = _clean(label, gdf, notes)
         if cleaned.empty:
             notes.append(f"{label}: no usable features (empty layer), skipped")
@@ -169,13 +148,11 @@ def prepare_layers(raw: Sequence[tuple[str, gpd.GeoDataFrame]], work_crs: CRS) -
 
 def read_aoi(spec: str, work_crs: CRS) -> BaseGeometry:
     """The union of an AOI file's polygons, in ``work_crs``."""
-    raw = load_layers([spec])
-    parts = []
-    for label, gdf in raw:
+    raw = read_layer_specs([spec])
+    parts: list[BaseGeometry] = []
+    for _, gdf in raw:
         if gdf.empty:
             continue
-        if gdf.crs is None:
-            raise InputError(f"AOI {label} has no CRS; set one (e.g. `ogr2ogr -a_srs EPSG:4326 ...`)")
         geoms = shapely.make_valid(gdf.to_crs(work_crs).geometry.dropna().values)
         parts.extend(g for g in geoms if g.geom_type in _POLYGONAL or g.geom_type == "GeometryCollection")
     aoi = shapely.union_all(parts) if parts else None

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,28 +18,30 @@ from pathlib import Path
 
 import rasterio
 import shapely
-from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
+from satgeo.atomic import write_bytes
 from satgeo.batch import inputs
+from satgeo.batch.assemble import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
 from satgeo.batch.chips import ChipPlan, PairOptions, plan_chips
 from satgeo.batch.chunk import (
     ChunkTask,
+    RenderChoices,
     RenderFn,
     RenderParams,
     layers_near,
-    stale_cog_dirs,
-    stale_temporaries,
-    write_atomic,
+    remove_stale_temporaries,
 )
 from satgeo.batch.journal import CHUNKS_DIR, DoneChunk, Journal, check_output_dir, open_journal
-from satgeo.batch.mosaic import MOSAIC_COG_NAME, VRT_NAME, build_mosaic_cog, build_vrt, outputs
 from satgeo.batch.pairs import PAIRS_DIR, PairsResult, export_pairs, label_layers
-from satgeo.batch.plan import Lattice, Plan, make_plan
 from satgeo.batch.stac import build_catalog
 from satgeo.batch.summary import BatchSummary, Progress
+from satgeo.batch.tiling import Plan, TileGrid, make_plan
 from satgeo.errors import InputError
-from satgeo.geo.area import WGS84, reproject_geometry, utm_crs_for
+from satgeo.geo.area import reproject_geometry
+from satgeo.geo.crs import WGS84, parse_projected_crs, utm_crs_for
+from satgeo.geo.metadata import check_cloud_cover
+from satgeo.geo.xyz import mercator_scale
 from satgeo.hashing import file_sha256
 
 ENGINES = ("local", "ray")
@@ -59,19 +59,15 @@ def _stderr(msg: str) -> None:
 
 
 @dataclass
-class BatchOptions:
+class BatchOptions(RenderChoices):
+    """A batch job's options; the render choices (model, seed, prompt, date, ...) come from ``RenderChoices``."""
+
     layers: Sequence[str]
     out_dir: Path
     gsd: float | None = None  # ground metres per pixel (UTM or pinned-CRS lattice)
     zoom: int | None = None  # XYZ zoom (EPSG:3857 lattice); exclusive with gsd
     crs: str | None = None  # pin the work CRS (gsd mode); default the local UTM zone
     aoi: str | None = None
-    model: str | None = None
-    seed: int = 0
-    prompt: str | None = None
-    date: dt.date | None = None
-    cloud_cover: float | None = None
-    steps: int | None = None
     tile_px: int = 256
     chunk_tiles: int = 4
     engine: str = "local"
@@ -119,26 +115,20 @@ def prepare(opts: BatchOptions, log: Log = _stderr) -> PreparedJob:
         raise InputError("give either --gsd or --zoom, not both")
     if opts.zoom is not None and opts.crs:
         raise InputError("--crs applies to --gsd lattices; --zoom always uses EPSG:3857 tiles")
-    if opts.cloud_cover is not None and not 0 <= opts.cloud_cover <= 1:
-        raise InputError(f"--cloud-cover must be between 0 and 1, got {opts.cloud_cover}")
+    check_cloud_cover(opts.cloud_cover, "--cloud-cover")
     if opts.pairs is not None:
         opts.pairs.check()
-    raw = inputs.load_layers(opts.layers)
+    raw = inputs.read_layer_specs(opts.layers)
     lon, lat = inputs.features_centroid(raw)
     if opts.zoom is not None:
-        lattice = Lattice.xyz(opts.zoom)
+        lattice = TileGrid.xyz(opts.zoom)
         render_crs = utm_crs_for(lon, lat)
-        scale = 1 / math.cos(math.radians(lat))  # Web Mercator metres per ground metre here
+        scale = mercator_scale(lat)  # Web Mercator metres per ground metre here
         ground_gsd = lattice.gsd / scale
     else:
         gsd = opts.gsd if opts.gsd is not None else _model_native_gsd(opts.model)
-        try:
-            work_crs = CRS.from_user_input(opts.crs) if opts.crs else utm_crs_for(lon, lat)
-        except Exception:
-            raise InputError(f"unknown CRS {opts.crs!r}; use e.g. EPSG:32613") from None
-        if work_crs.is_geographic:
-            raise InputError(f"--crs {opts.crs} is geographic; pin a projected CRS in metres")
-        lattice = Lattice.utm(work_crs, gsd, opts.tile_px)
+        work_crs = parse_projected_crs(opts.crs, "--crs") if opts.crs else utm_crs_for(lon, lat)
+        lattice = TileGrid.utm(work_crs, gsd, opts.tile_px)
         scale, ground_gsd = 1.0, gsd
         render_crs = work_crs
     layers = inputs.prepare_layers(raw, lattice.crs)
@@ -155,12 +145,7 @@ def prepare(opts: BatchOptions, log: Log = _stderr) -> PreparedJob:
         area_bounds=tuple(round(v, 9) for v in area),
         gsd=ground_gsd,
         render_crs=render_crs.to_string(),
-        model=opts.model,
-        seed=opts.seed,
-        prompt=opts.prompt,
-        date=opts.date,
-        cloud_cover=opts.cloud_cover,
-        steps=opts.steps,
+        choices=opts.render_choices(),
     )
     margin = max(CONTEXT_TILES * lattice.tile_size, CONTEXT_MIN_M * scale)
     chips = plan_chips(plan, opts.pairs, aoi) if opts.pairs is not None else None
@@ -253,12 +238,8 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
             journal.set("created", dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
             journal.set("params", json.dumps({"render": job.params.describe(), "lattice": plan.lattice.describe()}))
         chunk_dir = out_dir / CHUNKS_DIR
-        leftovers = stale_temporaries(chunk_dir, [c.filename for c in plan.chunks])
-        leftovers += stale_temporaries(out_dir, [VRT_NAME])
-        for tmp in leftovers:
-            tmp.unlink(missing_ok=True)  # our own temporaries from a killed run
-        for tmp in stale_cog_dirs(out_dir, [MOSAIC_COG_NAME]):
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_stale_temporaries(chunk_dir, [c.filename for c in plan.chunks])
+        remove_stale_temporaries(out_dir, [VRT_NAME, MOSAIC_COG_NAME])
         done = _verified_done(journal, out_dir, plan, log)
         pending = [c for c in plan.chunks if c.id not in done]
         done_tiles = sum(r.tiles for r in done.values())
@@ -272,7 +253,7 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
         with Progress(plan.tile_count, done_tiles, enabled=opts.progress) as bar:
             for task, data, render_s, encode_s in _engine_results(opts, job, pending, render_fn):
                 path = chunk_dir / f"{task.chunk_id}.tif"
-                write_atomic(path, data)
+                write_bytes(path, data, fsync=True)
                 journal.record(
                     DoneChunk(task.chunk_id, f"{CHUNKS_DIR}/{path.name}", task.tiles, len(data),
                               hashlib.sha256(data).hexdigest(), render_s)
@@ -283,7 +264,7 @@ def run_batch(opts: BatchOptions, render_fn: RenderFn | None = None, log: Log = 
                 bar.update(task.tiles)
         summary.wall_render_seconds = time.perf_counter() - t_render
         t_out = time.perf_counter()
-        created = dt.datetime.fromisoformat(journal.get("created"))
+        created = dt.datetime.fromisoformat(journal.get("created") or "")
         when = dt.datetime.combine(opts.date, dt.time(), dt.timezone.utc) if opts.date else created
         tags = chunk_provenance(out_dir, plan)
         vrt = build_vrt(plan, out_dir, tags)

@@ -22,8 +22,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,20 +33,21 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
-from satgeo.batch.chips import TRAIN, VAL, Chip, ChipPlan
-from satgeo.batch.chunk import stale_cog_dirs
+from satgeo.atomic import write_text
+from satgeo.batch.assemble import VRT_NAME, mosaic_extent
+from satgeo.batch.chips import IGNORE, PAIRS_DIR, TRAIN, VAL, Chip, ChipPlan, image_path, label_path
+from satgeo.batch.chunk import remove_stale_temporaries
 from satgeo.batch.inputs import split_spec
 from satgeo.batch.journal import DonePair, Journal
-from satgeo.batch.mosaic import VRT_NAME, mosaic_extent
-from satgeo.batch.plan import Plan
+from satgeo.batch.pairs_stac import build_collection
+from satgeo.batch.tiling import Plan
 from satgeo.geo.cog import write_cog
-from satgeo.geo.masks import CLASS_NAMES, PALETTE, LayerSet, load_layers, read_layer
+from satgeo.geo.layers import read_layer
+from satgeo.geo.masks import CLASS_NAMES, PALETTE, LayerSet, load_layers
 from satgeo.hashing import file_sha256
 
-PAIRS_DIR = "pairs"
 CSV_NAME = "pairs.csv"
 SHARDS_DIR = "webdataset"
-IGNORE = 255
 #: Degrees added around the job's features when reading label layers (as ``satgeo mask`` pads its area).
 READ_PAD_DEG = 0.002
 
@@ -67,14 +66,6 @@ class PairsResult:
     def to_dict(self) -> dict:
         return {"train": self.train, "val": self.val, "dropped_near_val": self.dropped, "written": self.written,
                 "shards": self.shards, "seconds": round(self.seconds, 3)}
-
-
-def image_path(chip: Chip) -> str:
-    return f"{PAIRS_DIR}/{chip.split}/images/{chip.filename}"
-
-
-def label_path(chip: Chip) -> str:
-    return f"{PAIRS_DIR}/{chip.split}/labels/{chip.filename}"
 
 
 def label_layers(specs: Sequence[str], chips: Sequence[Chip]) -> LayerSet:
@@ -122,8 +113,7 @@ def _remove_stale(out_dir: Path, chips: Sequence[Chip]) -> None:
     names = [c.filename for c in chips]
     for split in (TRAIN, VAL):
         for kind in ("images", "labels"):
-            for p in stale_cog_dirs(out_dir / PAIRS_DIR / split / kind, names):
-                shutil.rmtree(p, ignore_errors=True)
+            remove_stale_temporaries(out_dir / PAIRS_DIR / split / kind, names)
 
 
 def _verified(journal: Journal, out_dir: Path, chips: Sequence[Chip], log: Log) -> set[str]:
@@ -172,7 +162,6 @@ def export_pairs(
             journal.record_pair(DonePair(chip.id, chip.split, image_path(chip), label_path(chip),
                                          file_sha256(img), file_sha256(lab)))
     _write_csv(out_dir, chips)
-    from satgeo.batch.pairs_stac import build_collection  # here: pairs_stac imports this module
 
     build_collection(chip_plan, out_dir, provenance, when, gsd)
     shards: list[str] = []
@@ -189,11 +178,7 @@ def _write_csv(out_dir: Path, chips: Sequence[Chip]) -> Path:
     w.writerow(["id", "split", "image", "label"])
     for c in chips:
         w.writerow([c.id, c.split, image_path(c)[len(PAIRS_DIR) + 1:], label_path(c)[len(PAIRS_DIR) + 1:]])
-    path = out_dir / PAIRS_DIR / CSV_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return write_text(out_dir / PAIRS_DIR / CSV_NAME, buf.getvalue())
 
 
 # ------------------------------------------------------------------ webdataset shards

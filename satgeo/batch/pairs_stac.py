@@ -1,7 +1,7 @@
 """The STAC Collection of a pair export (``DIR/pairs/collection.json``), with the label extension.
 
-Per chip there are two Items under ``DIR/pairs/stac/``: ``<chip>-image`` (the synthetic RGB
-COG, projection extension, provenance) and ``<chip>-label`` (label extension: raster
+Per chip there are two Items under ``DIR/pairs/stac/``, built by ``satgeo.geo.stac.build_item``:
+``<chip>-image`` (the synthetic RGB COG, projection and raster extensions, provenance) and ``<chip>-label`` (label extension: raster
 classes 0..4, ``label:tasks`` segmentation, a ``source`` link to the image Item; assets
 ``labels`` and ``image``). Both carry ``satgeo:split`` (train or val). Links are relative, so
 the folder can be moved or uploaded as it is.
@@ -14,33 +14,20 @@ from pathlib import Path
 
 import pystac
 from pystac.extensions.label import LabelClasses, LabelExtension, LabelType
-from pystac.extensions.projection import ProjectionExtension
 from pystac.layout import CustomLayoutStrategy
-from shapely.geometry import box, mapping
 
-from satgeo.batch.chips import Chip, ChipPlan
-from satgeo.batch.pairs import IGNORE, PAIRS_DIR, image_path, label_path
-from satgeo.geo.area import WGS84, reproject_geometry
+from satgeo.batch.chips import IGNORE, PAIRS_DIR, Chip, ChipPlan, image_path, label_path
 from satgeo.geo.masks import CLASS_NAMES
+from satgeo.geo.stac import build_item, cog_asset, raster_bands
 
 STAC_ITEMS_DIR = "stac"
 COLLECTION_NAME = "collection.json"
 
 
-def _item(chip: Chip, suffix: str, when: dt.datetime, props: dict) -> pystac.Item:
-    g = chip.grid
-    geom = mapping(reproject_geometry(box(*g.bounds).segmentize(max(g.bounds[2] - g.bounds[0], 1e-9) / 4), g.crs, WGS84))
-    xs = [p[0] for p in geom["coordinates"][0]]
-    ys = [p[1] for p in geom["coordinates"][0]]
-    item = pystac.Item(f"{chip.id}-{suffix}", geom, [min(xs), min(ys), max(xs), max(ys)], when,
-                       {"satgeo:split": chip.split, "satgeo:chip": chip.id, **props})
-    epsg = g.crs.to_epsg()
-    t = g.transform
-    ProjectionExtension.ext(item, add_if_missing=True).apply(
-        code=f"EPSG:{epsg}" if epsg else None, wkt2=None if epsg else g.crs.to_wkt(), shape=[g.height, g.width],
-        transform=[t.a, t.b, t.c, t.d, t.e, t.f], bbox=list(g.bounds),
-    )
-    return item
+def _item(chip: Chip, suffix: str, when: dt.datetime, assets: dict[str, pystac.Asset],
+          provenance: dict[str, str] | None = None, props: dict | None = None) -> pystac.Item:
+    return build_item(f"{chip.id}-{suffix}", chip.grid, when, assets, provenance,
+                      {"satgeo:split": chip.split, "satgeo:chip": chip.id, **(props or {})}, synthetic=suffix == "image")
 
 
 def build_collection(chip_plan: ChipPlan, out_dir: Path, provenance: dict[str, str], when: dt.datetime, gsd: float) -> Path:
@@ -48,15 +35,14 @@ def build_collection(chip_plan: ChipPlan, out_dir: Path, provenance: dict[str, s
     root = (out_dir / PAIRS_DIR).resolve()
     chips = chip_plan.chips
     items: list[pystac.Item] = []
-    lons, lats = [], []
+    lons: list[float] = []
+    lats: list[float] = []
     for chip in chips:
-        image = _item(chip, "image", when, {
-            "gsd": gsd, "satgeo:synthetic": True, "satgeo:model": provenance.get("MODEL"),
-            "satgeo:model_hash": provenance.get("MODEL_HASH"), "satgeo:seed": int(provenance["SEED"]) if "SEED" in provenance else None,
-        })
-        image.add_asset("image", pystac.Asset(str(out_dir.resolve() / image_path(chip)), media_type=pystac.MediaType.COG,
-                                              roles=["data", "synthetic"], title="synthetic RGB (COG)"))
-        label = _item(chip, "label", when, {})
+        image_asset = cog_asset(str(out_dir.resolve() / image_path(chip)), "synthetic RGB (COG)", raster_bands(3))
+        image = _item(chip, "image", when, {"image": image_asset}, provenance, {"gsd": gsd})
+        labels_asset = cog_asset(str(out_dir.resolve() / label_path(chip)), "class labels (COG)",
+                                 raster_bands(1, "uint8", IGNORE), roles=("labels", "labels-raster"))
+        label = _item(chip, "label", when, {"labels": labels_asset, "image": image_asset.clone()})
         LabelExtension.ext(label, add_if_missing=True).apply(
             label_description="land-cover classes burned from the same vector layers (satgeo mask)",
             label_type=LabelType.RASTER,
@@ -67,13 +53,11 @@ def build_collection(chip_plan: ChipPlan, out_dir: Path, provenance: dict[str, s
         )
         label.properties["satgeo:classes"] = {**{str(i): n for i, n in enumerate(CLASS_NAMES)}, str(IGNORE): "ignore"}
         label.properties["satgeo:ignore_value"] = IGNORE
-        label.add_asset("labels", pystac.Asset(str(out_dir.resolve() / label_path(chip)), media_type=pystac.MediaType.COG,
-                                               roles=["labels", "labels-raster"], title="class labels (COG)"))
-        label.add_asset("image", image.assets["image"].clone())
         LabelExtension.ext(label).add_source(image, assets=["image"])
         items += [image, label]
-        lons += image.bbox[0::2]
-        lats += image.bbox[1::2]
+        bbox = image.bbox or []
+        lons += bbox[0::2]
+        lats += bbox[1::2]
     collection = pystac.Collection(
         id="satgeo-pairs",
         title="satgeo training pairs (synthetic imagery + labels)",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class ChunkWorker:
         self.render_fn = render_fn
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        out = {"i": [], "cog": [], "render_s": [], "encode_s": []}
+        out: dict[str, list[Any]] = {"i": [], "cog": [], "render_s": [], "encode_s": []}
         for i, blob in zip(batch["i"], batch["task"]):
             task: ChunkTask = pickle.loads(blob)
             data, render_s, encode_s = task.run(self.render_fn)
@@ -110,7 +111,7 @@ def run_ray(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         pool = workers or (gpus if gpus else max(1, cpus))
         pool = max(1, min(pool, len(tasks)))
-        model = tasks[0].params.model
+        model = tasks[0].params.choices.model
         items = [{"i": i, "task": pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL)} for i, t in enumerate(tasks)]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from satgeo.errors import InputError
 
+if TYPE_CHECKING:
+    from rasterio.crs import CRS
 
-def _area(bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work_crs: str | None):
+    from satgeo.geo.area import Area
+
+
+def area_from_options(
+    bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work_crs: str | None = None
+) -> Area:
+    """The area of ``--bbox``/``--crs`` or ``--aoi`` (exactly one), as every command that takes one reads it."""
     from satgeo.geo.area import Area
 
     if bbox and aoi:
@@ -23,12 +31,13 @@ def _area(bbox: tuple[float, ...] | None, crs: str | None, aoi: str | None, work
         return Area.from_file(aoi, work_crs=work_crs)
     if not bbox:
         raise InputError("give the area with --bbox W S E N (and --crs) or --aoi FILE")
-    return Area.from_bbox(bbox, crs or "EPSG:4326", work_crs=work_crs)
+    return Area.from_bbox(tuple(bbox), crs or "EPSG:4326", work_crs=work_crs)
 
 
-def _crs_text(crs) -> str:  # noqa: ANN001
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+def _crs_text(crs: CRS) -> str:
+    from satgeo.geo.crs import epsg_code
+
+    return epsg_code(crs) or crs.to_wkt()
 
 
 bbox_option = click.option(
@@ -55,13 +64,12 @@ work_crs_option = click.option(
 def metadata_cmd(bbox, crs, aoi, work_crs, width, gsd, date_, cloud_cover, cls, as_json) -> None:  # noqa: ANN001
     """DiffusionSat metadata (raw and normalized), caption and work grid of an area."""
     from satgeo.geo.caption import caption_for
-    from satgeo.geo.metadata import metadata_for
+    from satgeo.geo.metadata import check_cloud_cover, metadata_for
 
     if width is not None and gsd is not None:
         raise InputError("give --width or --gsd, not both")
-    if cloud_cover is not None and not (math.isfinite(cloud_cover) and 0 <= cloud_cover <= 1):
-        raise InputError(f"--cloud-cover must be a fraction within 0..1, got {cloud_cover}")
-    area = _area(bbox, crs, aoi, work_crs)
+    check_cloud_cover(cloud_cover, "--cloud-cover")
+    area = area_from_options(bbox, crs, aoi, work_crs)
     grid = area.work_grid(gsd=gsd, width=width if gsd is not None or width is not None else 512)
     ground = area.ground_gsd(grid)
     meta = metadata_for(area, ground, date=date_, cloud_cover=cloud_cover)
@@ -97,7 +105,7 @@ def mask_cmd(layers, bbox, crs, aoi, work_crs, gsd, output, road_width, all_touc
     """Burn vector LAYERs into a uint8 class mask COG (0 background, 1 building, 2 road, 3 water, 4 vegetation)."""
     from satgeo.geo.masks import write_mask
 
-    area = _area(bbox, crs, aoi, work_crs)
+    area = area_from_options(bbox, crs, aoi, work_crs)
     path = write_mask(
         [Path(p) for p in layers], area, gsd, output, road_width=road_width, all_touched=all_touched,
         progress=not quiet and sys.stderr.isatty(),

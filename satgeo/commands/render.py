@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 import click
 
+from satgeo.commands.geo import area_from_options
 from satgeo.errors import InputError
-from satgeo.geo.metadata import parse_date
-
-
-def _area(bbox, crs, aoi):  # noqa: ANN001
-    from satgeo.geo.area import Area
-
-    if bbox and aoi:
-        raise InputError("give either --bbox or --aoi, not both")
-    if aoi:
-        if crs:
-            raise InputError("--crs applies to --bbox; an --aoi file carries its own CRS")
-        return Area.from_file(aoi)
-    if not bbox:
-        raise InputError("give the area with --bbox W S E N (and --crs) or --aoi FILE")
-    return Area.from_bbox(tuple(bbox), crs or "EPSG:4326")
+from satgeo.geo.metadata import check_cloud_cover, parse_date
 
 
 @click.command("render")
@@ -54,8 +40,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     from satgeo.render.engine import render_to_cog
     from satgeo.render.request import RenderRequest
 
-    if cloud_cover is not None and not (math.isfinite(cloud_cover) and 0 <= cloud_cover <= 1):
-        raise InputError(f"--cloud-cover must be within 0..1, got {cloud_cover}")
+    check_cloud_cover(cloud_cover, "--cloud-cover")
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
     for layer in layers:
@@ -64,7 +49,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     for raster in condition_rasters:
         if not raster.startswith("/vsi") and not Path(raster).exists():
             raise InputError(f"condition raster {raster} does not exist")
-    area = _area(bbox, crs, aoi)
+    area = area_from_options(bbox, crs, aoi)
     from satgeo.render.engine import check_gsd, get_generator
 
     card = get_generator(model).card  # loaded once; render_to_cog reuses it

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,48 +25,17 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from rasterio.crs import CRS
-from rasterio.errors import CRSError
 from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import WGS84, crs_name, is_lonlat, parse_crs, utm_crs_for
 from satgeo.geo.grid import Grid
+from satgeo.geo.layers import read_layer
+from satgeo.geo.metadata import ground_gsd
 
-WGS84 = CRS.from_epsg(4326)
-UPS_NORTH = CRS.from_epsg(32661)
-UPS_SOUTH = CRS.from_epsg(32761)
 #: Areas narrower than this many pixels are refused (nobody asks for a 1 px image on purpose).
 MIN_SIDE_PX = 2
-
-
-def parse_crs(value: CRS | str | int | None, default: CRS | None = None) -> CRS:
-    """A CRS from user input (``EPSG:2056``, ``2056``, WKT, PROJ), or a one-line InputError."""
-    if value is None:
-        if default is None:
-            raise InputError("a CRS is required")
-        return default
-    if isinstance(value, CRS):
-        return value
-    import pyproj
-
-    text = str(value).strip()
-    if text.isdigit():
-        text = f"EPSG:{text}"
-    try:
-        pyproj.CRS.from_user_input(text)  # validates quietly (GDAL would print to stderr)
-        return CRS.from_user_input(text)
-    except (CRSError, pyproj.exceptions.CRSError, ValueError, TypeError):
-        raise InputError(f"unknown CRS {text!r}; use e.g. EPSG:4326 or EPSG:32632") from None
-
-
-def utm_crs_for(lon: float, lat: float) -> CRS:
-    """The local UTM zone (WGS 84) of a lon/lat point; UPS beyond UTM's latitude band."""
-    if lat > 84.0:
-        return UPS_NORTH
-    if lat < -80.0:
-        return UPS_SOUTH
-    zone = int((lon + 180) // 6) % 60 + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 def reproject_geometry(geom: BaseGeometry, src: CRS, dst: CRS) -> BaseGeometry:
@@ -82,14 +51,9 @@ def reproject_geometry(geom: BaseGeometry, src: CRS, dst: CRS) -> BaseGeometry:
     out = shapely.transform(geom, fwd)
     if not np.isfinite(shapely.get_coordinates(out)).all():
         raise InputError(
-            f"the area cannot be expressed in {_crs_name(dst)} (outside its valid region)"
+            f"the area cannot be expressed in {crs_name(dst)} (outside its valid region)"
         )
     return out
-
-
-def _crs_name(crs: CRS) -> str:
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else "the target CRS"
 
 
 def _densify(geom: BaseGeometry, parts: int = 64) -> BaseGeometry:
@@ -137,7 +101,7 @@ def _unwrap_antimeridian(geom: BaseGeometry) -> BaseGeometry:
 
 def _check_lonlat(geom: BaseGeometry) -> None:
     w, s, e, n = geom.bounds
-    if s < -90 - 1e-9 or n > 90 + 1e-9 or w < -540 or e > 540:
+    if not is_lonlat((w, s, e, n), tol=1e-9):
         raise InputError(
             f"coordinates ({w:g}, {s:g}, {e:g}, {n:g}) are not longitude/latitude; pass the layer's CRS"
         )
@@ -156,7 +120,7 @@ class Area:
     @classmethod
     def from_bbox(
         cls,
-        bbox: tuple[float, float, float, float] | list[float],
+        bbox: Sequence[float],
         crs: CRS | str = "EPSG:4326",
         work_crs: CRS | str | None = None,
     ) -> Area:
@@ -204,8 +168,6 @@ class Area:
     def from_file(cls, path: str | os.PathLike[str], layer: str | int | None = None,
                   work_crs: CRS | str | None = None) -> Area:
         """The union of the polygons of a vector layer (any format GDAL reads; .zip shapefiles too)."""
-        from satgeo.geo.masks import read_layer
-
         gdf = read_layer(path, layer=layer)
         geoms = [g for g in gdf.geometry if g is not None and not g.is_empty]
         if not geoms:
@@ -214,11 +176,7 @@ class Area:
         if not polys:
             raise InputError(f"{os.fspath(path)} has no polygons (found {geoms[0].geom_type}); an AOI must be polygonal")
         merged = shapely.union_all([g if g.is_valid else shapely.make_valid(g) for g in polys])
-        if gdf.crs is None:
-            _check_lonlat(merged)
-            src = WGS84
-        else:
-            src = CRS.from_user_input(gdf.crs.to_wkt())
+        src = parse_crs(gdf.crs)  # read_layer's CRS policy: never None here
         return cls._from_source(_polygonal(merged, f"area in {os.fspath(path)}"), src, work_crs, "area")
 
     @classmethod
@@ -250,7 +208,8 @@ class Area:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """Lon/lat bounds (east may exceed 180 across the antimeridian)."""
-        return self.geometry.bounds
+        w, s, e, n = self.geometry.bounds
+        return (float(w), float(s), float(e), float(n))
 
     def work_crs(self) -> CRS:
         if self.crs is not None:
@@ -296,12 +255,10 @@ class Area:
 
     def ground_gsd(self, grid: Grid) -> float:
         """Ground metres per pixel of ``grid`` at the area's centroid."""
-        from satgeo.geo.metadata import ground_gsd
-
         return ground_gsd(grid.crs, grid.gsd, *self.centroid)
 
-    def to_geojson(self) -> dict:
-        return mapping(self.geometry)
+    def to_geojson(self) -> dict[str, Any]:
+        return dict(mapping(self.geometry))
 
 
 def _metres(v: float) -> str:
@@ -325,7 +282,7 @@ def _check_bbox_plausible(bbox: tuple[float, float, float, float], crs: CRS) -> 
         return
     if crs.is_projected and all(abs(v) <= 180 for v in (west, east)) and all(abs(v) <= 90 for v in (south, north)) \
             and east - west < 2 and north - south < 2:
-        name = _crs_name(crs)
+        name = crs_name(crs)
         raise InputError(
             f"bbox {nums} in {name} spans {_metres(east - west)} x {_metres(north - south)}; these look like "
             f"degrees: drop the CRS (lon/lat, EPSG:4326, is the default) or give the bbox in {name} metres"

@@ -106,7 +106,7 @@ def _decode_topojson(topo: dict[str, Any], obj: str) -> list[tuple[str, BaseGeom
         arcs.append(np.column_stack([q[:, 0] * sx + tx, q[:, 1] * sy + ty]))
 
     def ring(indices: list[int]) -> np.ndarray:
-        parts = []
+        parts: list[np.ndarray] = []
         for i in indices:
             a = arcs[i] if i >= 0 else arcs[~i][::-1]
             parts.append(a if not parts else a[1:])  # consecutive arcs share an endpoint
@@ -133,7 +133,8 @@ def _decode_topojson(topo: dict[str, Any], obj: str) -> list[tuple[str, BaseGeom
 
 @lru_cache(maxsize=1)
 def _fmow_names() -> dict[str, str]:
-    return json.loads(_FMOW_NAMES.read_text(encoding="utf-8"))
+    names: dict[str, str] = json.loads(_FMOW_NAMES.read_text(encoding="utf-8"))
+    return names
 
 
 def _training_name(iso_numeric: str | None, ne_name: str) -> str:

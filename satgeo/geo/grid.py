@@ -13,6 +13,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import parse_crs
 
 #: Largest grid (pixels per side) satgeo builds; larger requests are refused.
 MAX_GRID_SIDE = 100_000
@@ -56,7 +57,7 @@ class Grid:
                 f"area at {gsd:g} m/px would be {width} x {height} px, above the limit of "
                 f"{MAX_GRID_SIDE} px a side; use a coarser --gsd or a smaller area"
             )
-        crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+        crs = parse_crs(crs)
         return cls(crs, Affine(gsd, 0.0, west, 0.0, -gsd, north), width, height)
 
     @property

@@ -1,28 +1,14 @@
 """Vector layers -> a uint8 multi-class mask on a grid.
 
-Classes: 0 background, 1 building, 2 road, 3 water, 4 vegetation.
+Classes and how features get them are in ``satgeo.geo.classes``; reading layers (and the one
+CRS policy for files without a CRS) is in ``satgeo.geo.layers``.
 
 Class priority where features overlap (highest wins): building > road > water > vegetation
 > background. Buildings sit on top of everything; roads cross rivers on bridges; water
 inside a park is water.
 
-Classification of a layer's features:
-
-- *Plain layers* (no OSM-style tag columns, e.g. a footprint GeoJSON or shapefile): polygons
-  are buildings, lines are roads of ``DEFAULT_ROAD_WIDTH`` metres (or ``width`` / ``lanes``
-  columns when present). Points are ignored.
-- *Tagged layers* (columns such as ``building``, ``highway``, ``waterway``, ``natural``,
-  ``landuse``, ``leisure`` or GDAL's OSM ``other_tags``):
-  building: ``building`` set and not ``no``;
-  road: lines with a ``highway`` value in ``ROAD_WIDTHS``;
-  water: polygons with ``natural=water``, a ``water`` tag, ``landuse`` reservoir/basin,
-  ``waterway`` riverbank/dock; and waterway lines (river, stream, canal, ...);
-  vegetation: ``landuse`` / ``natural`` / ``leisure`` values in ``VEGETATION_TAGS``.
-  Everything else is ignored.
-
 Lines become polygons by buffering half their width in metres, in a metric CRS (the target
-CRS when it is true-scale, else the local UTM zone). Width comes from the ``width`` tag, else
-``lanes`` x ``LANE_WIDTH``, else the class table. ``road_width`` overrides roads.
+CRS when it is true-scale, else the local UTM zone).
 
 Burning follows GDAL's pixel-centre rule unless ``all_touched``. ``load_layers`` reads,
 classifies, buffers and indexes the layers once; ``rasterize_layers`` on a ``LayerSet`` then
@@ -33,267 +19,46 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.features import rasterize
 
 from satgeo.errors import InputError
+from satgeo.geo.area import Area
+from satgeo.geo.classes import (
+    BACKGROUND,
+    BUILDING,
+    BURN_ORDER,
+    CLASS_NAMES,
+    PALETTE,
+    ROAD,
+    VEGETATION,
+    WATER,
+    classify,
+    parse_other_tags,
+)
+from satgeo.geo.cog import CogWriter
+from satgeo.geo.crs import parse_crs, utm_crs_for
 from satgeo.geo.grid import Grid
+from satgeo.geo.layers import Layer, read_layer
 
-BACKGROUND, BUILDING, ROAD, WATER, VEGETATION = 0, 1, 2, 3, 4
-CLASS_NAMES = ("background", "building", "road", "water", "vegetation")
-#: Burn order: later classes overwrite earlier ones.
-BURN_ORDER = (VEGETATION, WATER, ROAD, BUILDING)
-#: RGBA palette (QGIS style and COG colour table use the same colours).
-PALETTE = {
-    BACKGROUND: (0, 0, 0, 0),
-    BUILDING: (230, 75, 60, 255),
-    ROAD: (250, 250, 250, 255),
-    WATER: (40, 110, 220, 255),
-    VEGETATION: (60, 170, 70, 255),
-}
+#: A GeoJSON geometry as rasterio burns it.
+GeoJSON: TypeAlias = "dict[str, Any]"
 
-DEFAULT_ROAD_WIDTH = 6.0
-LANE_WIDTH = 3.5
-#: Carriageway widths (m) by OSM highway class.
-ROAD_WIDTHS = {
-    "motorway": 14.0, "trunk": 12.0, "primary": 10.0, "secondary": 9.0, "tertiary": 8.0,
-    "motorway_link": 7.0, "trunk_link": 7.0, "primary_link": 7.0, "secondary_link": 6.0,
-    "tertiary_link": 6.0, "residential": 6.0, "unclassified": 6.0, "living_street": 5.0,
-    "road": 6.0, "busway": 6.0, "service": 4.0, "pedestrian": 5.0, "raceway": 8.0,
-    "track": 3.0, "footway": 2.0, "path": 1.5, "cycleway": 2.0, "bridleway": 2.0, "steps": 2.0,
-    "construction": 6.0,
-}
-#: Widths (m) of waterway lines by class.
-WATERWAY_WIDTHS = {"river": 12.0, "canal": 8.0, "stream": 2.5, "drain": 2.0, "ditch": 1.5, "tidal_channel": 5.0}
-WATER_POLYGON_TAGS = {
-    "natural": {"water", "bay", "strait"},
-    "landuse": {"reservoir", "basin", "salt_pond"},
-    "waterway": {"riverbank", "dock", "canal", "river"},
-    "leisure": {"swimming_pool"},
-}
-VEGETATION_TAGS = {
-    "landuse": {
-        "forest", "grass", "meadow", "orchard", "vineyard", "farmland", "recreation_ground",
-        "village_green", "allotments", "cemetery", "plant_nursery", "greenfield", "conservation",
-    },
-    "natural": {"wood", "scrub", "grassland", "heath", "wetland", "fell", "tundra"},
-    "leisure": {"park", "garden", "golf_course", "nature_reserve", "common", "dog_park", "pitch"},
-}
-TAG_COLUMNS = ("building", "highway", "waterway", "natural", "landuse", "leisure", "water", "other_tags")
-#: GDAL OSM driver layers that carry area and line features.
-OSM_LAYERS = ("lines", "multipolygons")
-
-Layer = str | Path | gpd.GeoDataFrame
-
-# --------------------------------------------------------------------------------------------
-# Reading
-
-
-def is_osm(path: str | Path) -> bool:
-    return os.fspath(path).lower().endswith((".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2"))
-
-
-def gdal_path(path: str | Path) -> str:
-    """The name GDAL opens ``path`` by (gzipped OSM XML through /vsigzip/)."""
-    path = os.fspath(path)
-    return f"/vsigzip/{path}" if path.lower().endswith(".osm.gz") and not path.startswith("/vsi") else path
-
-
-def vector_layers(path: str, layer: str | int | None = None) -> list:
-    """The layers to read: ``layer`` alone, OSM's lines + multipolygons, or every layer with geometry."""
-    import pyogrio
-
-    if layer is not None:
-        return [layer]
-    if is_osm(path):
-        return list(OSM_LAYERS)
-    listed = pyogrio.list_layers(path)
-    return [str(n) for n, gtype in listed if gtype is not None] or [str(listed[0][0])]
-
-
-def read_layer(
-    source: Layer,
-    layer: str | int | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-) -> gpd.GeoDataFrame:
-    """Read a vector layer (any format GDAL reads; ``.zip`` shapefiles too) into a GeoDataFrame.
-
-    ``layer`` picks one layer; without it every layer with geometry is read and concatenated
-    (for OSM files: ``lines`` and ``multipolygons``). ``bbox`` (lon/lat W S E N) filters features.
-    Features without a CRS are taken as EPSG:4326.
-    """
-    if isinstance(source, gpd.GeoDataFrame):
-        return source
-    from pyogrio.errors import DataLayerError, DataSourceError
-
-    path = os.fspath(source)
-    if not path.startswith("/vsi") and not os.path.exists(path):
-        raise InputError(f"no such file: {path}")
-    path = gdal_path(path)
-    try:
-        names = vector_layers(path, layer)
-        frames = []
-        for name in names:
-            layer_bbox = None
-            if bbox is not None:
-                layer_bbox = _bbox_in_layer_crs(path, name, bbox)
-            gdf = gpd.read_file(path, layer=name, bbox=layer_bbox, on_invalid="ignore", engine="pyogrio")
-            if gdf.crs is None:
-                w, s_, e, n = gdf.total_bounds if len(gdf) else (0, 0, 0, 0)
-                if not (-540 <= w <= e <= 540 and -90 <= s_ <= n <= 90):
-                    raise InputError(f"{path} has no CRS and its coordinates are not lon/lat; add a .prj or CRS")
-                gdf = gdf.set_crs(4326, allow_override=True)
-            frames.append(gdf)
-    except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path}: {_first_line(exc)}") from None
-    if len(frames) == 1:
-        return frames[0]
-    crs = frames[0].crs
-    frames = [f.to_crs(crs) if f.crs != crs else f for f in frames if len(f)]
-    if not frames:
-        return gpd.GeoDataFrame(geometry=[], crs=crs)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _bbox_in_layer_crs(path: str, layer: str | int, bbox: tuple[float, float, float, float]) -> tuple:
-    import pyogrio
-    from rasterio.warp import transform_bounds
-
-    info = pyogrio.read_info(path, layer=layer)
-    if not info.get("crs"):
-        return tuple(bbox)
-    crs = CRS.from_user_input(info["crs"])
-    if crs == CRS.from_epsg(4326):
-        return tuple(bbox)
-    return tuple(transform_bounds("EPSG:4326", crs, *bbox, densify_pts=21))
-
-
-# --------------------------------------------------------------------------------------------
-# Classification
-
-_HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
-
-
-def parse_other_tags(value: Any) -> dict[str, str]:
-    """GDAL OSM ``other_tags`` (hstore text ``"k"=>"v",...``) -> dict."""
-    if not isinstance(value, str) or not value:
-        return {}
-    return {k.replace('\\"', '"'): v.replace('\\"', '"') for k, v in _HSTORE.findall(value)}
-
-
-def _col(gdf: gpd.GeoDataFrame, name: str, extra: pd.Series | None) -> pd.Series:
-    """Column ``name`` as stripped lower-case strings with '' -> NaN, filled from other_tags."""
-    if name in gdf.columns:
-        s = gdf[name].astype("string").str.strip().str.lower()
-        s = s.mask(s == "")
-    else:
-        s = pd.Series(pd.NA, index=gdf.index, dtype="string")
-    if extra is not None:
-        fill = extra.map(lambda d: d.get(name)).astype("string").str.strip().str.lower()
-        s = s.fillna(fill)
-    return s
-
-
-def _num(series: pd.Series) -> pd.Series:
-    """First number in each string (``"5 m"`` -> 5.0), NaN when there is none."""
-    return pd.to_numeric(series.astype("string").str.extract(r"([0-9]+(?:\.[0-9]+)?)", expand=False), errors="coerce")
-
-
-def _is_tagged(gdf: gpd.GeoDataFrame) -> bool:
-    cols = {c.lower() for c in gdf.columns}
-    for c in TAG_COLUMNS:
-        if c in cols:
-            s = gdf[[x for x in gdf.columns if x.lower() == c][0]]
-            if s.astype("string").str.strip().replace("", pd.NA).notna().any():
-                return True
-    return False
-
-
-def classify(gdf: gpd.GeoDataFrame, road_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(class per feature (0 = ignored), line width in metres per feature (NaN for areas))."""
-    gdf = gdf.rename(columns={c: c.lower() for c in gdf.columns if isinstance(c, str) and c != "geometry"})
-    n = len(gdf)
-    gtype = gdf.geometry.geom_type.fillna("")
-    is_line = gtype.isin(["LineString", "MultiLineString", "LinearRing"]).to_numpy()
-    is_poly = gtype.isin(["Polygon", "MultiPolygon"]).to_numpy()
-    classes = np.zeros(n, np.uint8)
-    widths = np.full(n, np.nan)
-    extra = gdf["other_tags"].map(parse_other_tags) if "other_tags" in gdf.columns else None
-
-    def num_tag(name: str, alt: str | None = None) -> np.ndarray:
-        s = _col(gdf, name, extra)
-        if alt and alt in gdf.columns:
-            s = s.fillna(_col(gdf, alt, None))
-        return _num(s).to_numpy(dtype=float)
-
-    tag_width = num_tag("width")
-    lanes = num_tag("lanes", "lane_number")
-    explicit = np.where(np.isfinite(tag_width) & (tag_width > 0), tag_width,
-                        np.where(np.isfinite(lanes) & (lanes > 0), lanes * LANE_WIDTH, np.nan))
-
-    if not _is_tagged(gdf):
-        classes[is_poly] = BUILDING
-        classes[is_line] = ROAD
-        widths[is_line] = road_width if road_width else np.where(
-            np.isfinite(explicit[is_line]), explicit[is_line], DEFAULT_ROAD_WIDTH)
-        return classes, widths
-
-    tags = {k: _col(gdf, k, extra) for k in ("building", "highway", "waterway", "natural", "landuse", "leisure", "water")}
-
-    def isin(key: str, values: set[str]) -> np.ndarray:
-        return tags[key].isin(list(values)).fillna(False).to_numpy(dtype=bool)
-
-    veg = np.zeros(n, bool)
-    for key, values in VEGETATION_TAGS.items():
-        veg |= isin(key, values)
-    classes[is_poly & veg] = VEGETATION
-
-    water_poly = tags["water"].notna().to_numpy(dtype=bool).copy()
-    for key, values in WATER_POLYGON_TAGS.items():
-        water_poly |= isin(key, values)
-    classes[is_poly & water_poly] = WATER
-    ww = tags["waterway"]
-    ww_line = is_line & isin("waterway", set(WATERWAY_WIDTHS))
-    classes[ww_line] = WATER
-    ww_default = ww.map(WATERWAY_WIDTHS).astype(float).to_numpy()
-    widths[ww_line] = np.where(np.isfinite(tag_width[ww_line]) & (tag_width[ww_line] > 0),
-                               tag_width[ww_line], ww_default[ww_line])
-
-    hw = tags["highway"]
-    road = is_line & isin("highway", set(ROAD_WIDTHS))
-    classes[road] = ROAD
-    if road_width:
-        widths[road] = road_width
-    else:
-        hw_default = hw.map(ROAD_WIDTHS).astype(float).to_numpy()
-        widths[road] = np.where(np.isfinite(explicit[road]), explicit[road], hw_default[road])
-
-    b = tags["building"]
-    building = is_poly & (b.notna() & (b != "no")).fillna(False).to_numpy(dtype=bool)
-    classes[building] = BUILDING
-    return classes, widths
-
-
-# --------------------------------------------------------------------------------------------
-# Loading + rasterizing
+__all__ = [  # read_layer and Layer live in satgeo.geo.layers; kept importable from here
+    "BACKGROUND", "BUILDING", "ROAD", "WATER", "VEGETATION", "CLASS_NAMES", "PALETTE", "Layer", "LayerSet",
+    "classify", "cached_layers", "load_layers", "parse_other_tags", "rasterize_layers", "read_layer", "write_mask",
+]
 
 
 def _true_scale(crs: CRS, lon: float, lat: float) -> bool:
@@ -321,7 +86,7 @@ class LayerSet:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # GeoJSON dicts of geometries already burned once: rasterio converts shapely objects through
     # __geo_interface__ on every call, which dominates per-tile cost otherwise.
-    _mapped: dict[int, dict] = field(default_factory=dict, repr=False)
+    _mapped: dict[int, list[GeoJSON]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, crs: CRS, geoms: np.ndarray, classes: np.ndarray) -> LayerSet:
@@ -338,7 +103,8 @@ class LayerSet:
     def bounds(self) -> tuple[float, float, float, float] | None:
         if not len(self.geoms):
             return None
-        return tuple(shapely.total_bounds(self.geoms))  # type: ignore[return-value]
+        w, s, e, n = (float(v) for v in shapely.total_bounds(self.geoms))
+        return (w, s, e, n)
 
     def counts(self) -> dict[str, int]:
         return {CLASS_NAMES[c]: int((self.classes == c).sum()) for c in BURN_ORDER}
@@ -381,13 +147,13 @@ class LayerSet:
         if not len(idx):
             return mask
         idx.sort()  # keep burn order
-        shapes = []
+        shapes: list[tuple[GeoJSON, int]] = []
         for i, value in zip(idx.tolist(), ls.classes[idx].tolist()):
             shapes.extend((part, value) for part in ls._parts(i))
         _burn(shapes, mask, t, all_touched)
         return mask
 
-    def _parts(self, i: int) -> list[dict]:
+    def _parts(self, i: int) -> list[GeoJSON]:
         """GeoJSON polygons of geometry ``i``, converted once (multi-parts burned one by one,
         as rasterio does, so overlapping parts leave no holes)."""
         parts = self._mapped.get(i)
@@ -399,7 +165,7 @@ class LayerSet:
         return parts
 
 
-def _burn(shapes: list, out: np.ndarray, transform: Any, all_touched: bool) -> None:
+def _burn(shapes: list[tuple[GeoJSON, int]], out: np.ndarray, transform: Affine, all_touched: bool) -> None:
     """Burn (GeoJSON polygon, value) pairs into ``out`` in order, with GDAL's rasterizer.
 
     Tiles are small, so the public ``rasterio.features.rasterize`` wrapper (which re-validates
@@ -419,7 +185,7 @@ def _burn(shapes: list, out: np.ndarray, transform: Any, all_touched: bool) -> N
 
 
 try:
-    from rasterio._features import _rasterize as _FAST_BURN  # type: ignore[attr-defined]
+    from rasterio._features import _rasterize as _FAST_BURN
     from rasterio.enums import MergeAlg
 
     _MERGE_REPLACE = MergeAlg.replace
@@ -441,17 +207,13 @@ def load_layers(
 
     ``road_width`` (metres) overrides every road's width. ``bbox`` (lon/lat) limits reading.
     """
-    from satgeo.geo.area import parse_crs, utm_crs_for
-
     crs = parse_crs(crs)
     if road_width is not None and not (math.isfinite(road_width) and road_width > 0):
         raise InputError(f"road width must be a positive number of metres, got {road_width}")
     all_geoms: list[np.ndarray] = []
     all_classes: list[np.ndarray] = []
     for layer in layers:
-        gdf = read_layer(layer, bbox=bbox)
-        if gdf.crs is None:
-            gdf = gdf.set_crs(4326)
+        gdf = read_layer(layer, bbox=bbox)  # under the one CRS policy of satgeo.geo.layers
         gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
         if gdf.empty:
             continue
@@ -487,12 +249,13 @@ def load_layers(
     return LayerSet.build(crs, geoms[ok], classes[ok])
 
 
-_CACHE: OrderedDict[tuple, LayerSet] = OrderedDict()
+_CacheKey: TypeAlias = "tuple[tuple[tuple[str, int, int], ...], str, float | None]"
+_CACHE: OrderedDict[_CacheKey, LayerSet] = OrderedDict()
 _CACHE_SIZE = 8
 _CACHE_LOCK = threading.Lock()
 
 
-def _cache_key(layers: Sequence[Layer], crs: CRS, road_width: float | None) -> tuple | None:
+def _cache_key(layers: Sequence[Layer], crs: CRS, road_width: float | None) -> _CacheKey | None:
     parts = []
     for layer in layers:
         if isinstance(layer, gpd.GeoDataFrame):
@@ -508,8 +271,6 @@ def _cache_key(layers: Sequence[Layer], crs: CRS, road_width: float | None) -> t
 
 def cached_layers(layers: Sequence[Layer], crs: CRS | str, road_width: float | None = None) -> LayerSet:
     """``load_layers`` with a small in-process cache keyed on the files' paths, mtimes and sizes."""
-    from satgeo.geo.area import parse_crs
-
     crs = parse_crs(crs)
     key = _cache_key(layers, crs, road_width)
     if key is None:
@@ -548,7 +309,7 @@ MASK_CHUNK = 2048
 
 def write_mask(
     layers: Sequence[Layer],
-    area: Any,
+    area: Area,
     gsd: float,
     path: str | os.PathLike[str],
     road_width: float | None = None,
@@ -562,8 +323,6 @@ def write_mask(
     import json
 
     from tqdm import tqdm
-
-    from satgeo.geo.cog import CogWriter
 
     grid = area.work_grid(gsd=gsd)
     w, s, e, n = area.bounds
@@ -580,7 +339,7 @@ def write_mask(
         "SOURCE_LAYERS": json.dumps([os.path.basename(os.fspath(p)) for p in layers if not isinstance(p, gpd.GeoDataFrame)]),
     }
     blocks = [(r, c) for r in range(0, grid.height, MASK_CHUNK) for c in range(0, grid.width, MASK_CHUNK)]
-    with CogWriter(path, grid, 1, np.uint8, tags=tags, overview_resampling="mode", colormap=PALETTE) as writer:
+    with CogWriter(path, grid, 1, "uint8", tags=tags, overview_resampling="mode", colormap=PALETTE) as writer:
         for r, c in tqdm(blocks, desc="mask", unit="block", disable=not progress or len(blocks) < 2, file=None):
             sub = grid.window(c, r, min(MASK_CHUNK, grid.width - c), min(MASK_CHUNK, grid.height - r))
             writer.write(ls.rasterize(sub, all_touched), r, c)

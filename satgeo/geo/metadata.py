@@ -17,18 +17,18 @@ ground metres; ``ground_gsd`` handles that (and any other CRS) with the projecti
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date as Date
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from pyproj import Geod, Proj
 from rasterio.crs import CRS
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import parse_crs
 
-if TYPE_CHECKING:
-    from satgeo.geo.area import Area
+T = TypeVar("T")
 
 FIELDS = ("lon", "lat", "gsd", "cloud_cover", "year", "month", "day")
 
@@ -38,6 +38,29 @@ def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
         raise InputError(f"{name} must be a finite number, got {value}")
     return value
+
+
+def check_cloud_cover(value: float | None, what: str = "cloud cover") -> float | None:
+    """``value`` as a float when it is a fraction within 0..1 (None stays None), else a one-line InputError.
+
+    The one range check of cloud cover: CLI options, batch jobs and ``Metadata`` all use it.
+    """
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a fraction within 0..1, got {value!r}") from None
+    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+        raise InputError(f"{what} must be a fraction within 0..1, got {value}")
+    return v
+
+
+class Located(Protocol):
+    """Anything with a lon/lat centroid (``satgeo.geo.area.Area``)."""
+
+    @property
+    def centroid(self) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -53,8 +76,9 @@ class Metadata:
     day: int | None = None
 
     def __post_init__(self) -> None:
+        check_cloud_cover(self.cloud_cover, "cloud_cover")
         checks = {
-            "lon": (-180.0, 180.0), "lat": (-90.0, 90.0), "cloud_cover": (0.0, 1.0),
+            "lon": (-180.0, 180.0), "lat": (-90.0, 90.0),
             "month": (1, 12), "day": (1, 31), "year": (1, 9999),
         }
         for name, (lo, hi) in checks.items():
@@ -67,7 +91,7 @@ class Metadata:
     def normalized(self) -> list[float]:
         """The 7 numbers DiffusionSat conditions on, unknown values as 0."""
 
-        def n(v: float | None, f) -> float:  # noqa: ANN001 - tiny local helper
+        def n(v: float | None, f: Callable[[float], float]) -> float:
             return 0.0 if v is None else float(f(float(v)))
 
         return [
@@ -87,7 +111,7 @@ class Metadata:
             raise InputError(f"a DiffusionSat metadata vector has 7 numbers, got {len(vector)}")
         v = [_finite(FIELDS[i], x) for i, x in enumerate(vector)]
 
-        def d(x: float, f):  # noqa: ANN001, ANN202
+        def d(x: float, f: Callable[[float], T]) -> T | None:
             return None if x == 0 else f(x)
 
         return cls(
@@ -121,7 +145,7 @@ def _is_utm_or_ups(crs: CRS) -> bool:
     epsg = crs.to_epsg() or 0
     if 32601 <= epsg <= 32660 or 32701 <= epsg <= 32760 or epsg in (32661, 32761):
         return True
-    return crs.to_dict().get("proj") == "utm"
+    return bool(crs.to_dict().get("proj") == "utm")
 
 
 def ground_gsd(crs: CRS | str, pixel_size: float, lon: float, lat: float) -> float:
@@ -131,7 +155,7 @@ def ground_gsd(crs: CRS | str, pixel_size: float, lon: float, lat: float) -> flo
     Other projected CRSs are divided by the local point scale (Web Mercator: x cos(lat)).
     Geographic CRSs use the geodesic size of the pixel (geometric mean of its two sides).
     """
-    crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+    crs = parse_crs(crs)
     if crs.is_geographic:
         _, _, dx = _GEOD.inv(lon, lat, lon + pixel_size, lat)
         _, _, dy = _GEOD.inv(lon, lat, lon, lat + pixel_size if lat < 89 else lat - pixel_size)
@@ -147,7 +171,7 @@ def ground_gsd(crs: CRS | str, pixel_size: float, lon: float, lat: float) -> flo
 
 
 def metadata_for(
-    area: Area,
+    area: Located,
     gsd: float,
     date: str | Date | None = None,
     cloud_cover: float | None = None,
@@ -155,8 +179,7 @@ def metadata_for(
     """Metadata for an image of ``area`` at ``gsd`` ground metres per pixel."""
     lon, lat = area.centroid
     d = parse_date(date)
-    if cloud_cover is not None:
-        cloud_cover = _finite("cloud cover", cloud_cover)
+    cloud_cover = check_cloud_cover(cloud_cover)
     return Metadata(
         lon=lon, lat=lat, gsd=float(gsd), cloud_cover=cloud_cover,
         year=d.year if d else None, month=d.month if d else None, day=d.day if d else None,

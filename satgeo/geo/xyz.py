@@ -1,5 +1,10 @@
 """XYZ (slippy-map) tile math in Web Mercator (EPSG:3857), 256 px tiles unless told.
 
+The one place for Web Mercator maths in satgeo: the tile server, the batch engine's XYZ
+lattices and the benches all use it. Tiles and pixels are on the global lattice anchored at
+the Web Mercator corner (``-ORIGIN_SHIFT``, ``ORIGIN_SHIFT``), so a pixel's position depends
+only on its zoom and global index.
+
 Web Mercator metres are not ground metres: a z-level pixel is ``C / (tile_size * 2**z)``
 Mercator metres (C = the equator's length) and ``that * cos(lat)`` ground metres.
 """
@@ -8,20 +13,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TypeVar
 
 import mercantile
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import WEB_MERCATOR
 from satgeo.geo.grid import Grid
 
-WEB_MERCATOR = CRS.from_epsg(3857)
 #: Half the Web Mercator world width, metres.
 ORIGIN_SHIFT = 20037508.342789244
+ArrayOrScalar = TypeVar("ArrayOrScalar", np.ndarray, np.float64)
+#: Pixels a side of an XYZ tile.
+TILE_SIZE = 256
 #: Deepest zoom level satgeo serves.
 MAX_ZOOM = 24
 #: Web Mercator's latitude limit.
@@ -30,12 +38,23 @@ MAX_LAT = 85.0511287798066
 
 def mercator_pixel_size(zoom: int, tile_size: int = 256) -> float:
     """Pixel size in Web Mercator metres at ``zoom``."""
-    return 2 * ORIGIN_SHIFT / (tile_size * 2**zoom)
+    return 2 * ORIGIN_SHIFT / float(tile_size * 2**zoom)
 
 
 def tile_ground_gsd(zoom: int, lat: float, tile_size: int = 256) -> float:
     """Ground metres per pixel of a ``zoom`` tile at latitude ``lat``."""
     return mercator_pixel_size(zoom, tile_size) * math.cos(math.radians(lat))
+
+
+def mercator_scale(lat: float) -> float:
+    """Web Mercator metres per ground metre at latitude ``lat``."""
+    return 1 / math.cos(math.radians(lat))
+
+
+def native_zoom_for(gsd: float, lat: float, tile_size: int = 256, lo: int = 1, hi: int = 22) -> int:
+    """The zoom whose ground pixel size at ``lat`` is closest to ``gsd`` (in log scale), within ``lo..hi``."""
+    ground_z0 = 2 * ORIGIN_SHIFT / tile_size * math.cos(math.radians(lat))
+    return int(min(hi, max(lo, round(math.log2(ground_z0 / gsd)))))
 
 
 def zoom_for_gsd(gsd: float, lat: float, tile_size: int = 256) -> int:
@@ -48,18 +67,41 @@ def zoom_for_gsd(gsd: float, lat: float, tile_size: int = 256) -> int:
     return int(min(max(z, 0), MAX_ZOOM))
 
 
-def _check(x: int, y: int, z: int) -> None:
+def check_tile(x: int, y: int, z: int) -> None:
+    """Refuse a tile index outside zoom 0..MAX_ZOOM or outside its zoom's 2**z x 2**z tiles."""
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
-        raise InputError(f"no such tile: z={z} x={x} y={y}")
+        raise InputError(f"tile {z}/{x}/{y} does not exist")
 
 
 def tile_bounds(x: int, y: int, z: int) -> tuple[float, float, float, float]:
     """(west, south, east, north) of tile x/y/z in Web Mercator metres."""
-    _check(x, y, z)
+    check_tile(x, y, z)
     size = 2 * ORIGIN_SHIFT / 2**z
     west = -ORIGIN_SHIFT + x * size
     north = ORIGIN_SHIFT - y * size
     return (west, north - size, west + size, north)
+
+
+def _mercator_xy(lon: ArrayOrScalar, lat: ArrayOrScalar) -> tuple[ArrayOrScalar, ArrayOrScalar]:
+    x = lon * ORIGIN_SHIFT / 180.0
+    y = np.log(np.tan((90.0 + lat) * np.pi / 360.0)) * ORIGIN_SHIFT / np.pi
+    return x, y
+
+
+def lonlat_to_mercator(lon: float, lat: float) -> tuple[float, float]:
+    """EPSG:3857 (x, y) metres of a lon/lat point (spherical Web Mercator)."""
+    x, y = _mercator_xy(np.float64(lon), np.float64(lat))
+    return (float(x), float(y))
+
+
+def pixel_centres(
+    z: int, tile_size: int, row0: int, col0: int, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """EPSG:3857 x (width,) and y (height,) of the centres of global pixel rows/cols at zoom ``z``."""
+    res = mercator_pixel_size(z, tile_size)
+    xs = -ORIGIN_SHIFT + (np.arange(col0, col0 + width, dtype=np.float64) + 0.5) * res
+    ys = ORIGIN_SHIFT - (np.arange(row0, row0 + height, dtype=np.float64) + 0.5) * res
+    return xs, ys
 
 
 def tile_grid(x: int, y: int, z: int, tile_size: int = 256) -> Grid:
@@ -111,11 +153,7 @@ def iter_tiles(geom: BaseGeometry, zoom: int) -> Iterator[tuple[int, int, int]]:
 
 def _to_mercator(geom: BaseGeometry) -> BaseGeometry:
     def fwd(coords: np.ndarray) -> np.ndarray:
-        lon = coords[:, 0]
-        lat = np.clip(coords[:, 1], -MAX_LAT, MAX_LAT)
-        x = np.radians(lon) * 6378137.0
-        y = np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * 6378137.0
-        return np.column_stack([x, y])
+        return np.column_stack(_mercator_xy(coords[:, 0], np.clip(coords[:, 1], -MAX_LAT, MAX_LAT)))
 
     return shapely.transform(geom, fwd)
 

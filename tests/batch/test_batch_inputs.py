@@ -80,18 +80,16 @@ def test_empty_layers(tmp_path):
 
 
 def test_missing_unreadable_and_crs_less_layers(tmp_path):
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="no such file"):
         prepare(BatchOptions([str(tmp_path / "nope.gpkg")], tmp_path / "o", gsd=1.0))
     junk = tmp_path / "junk.geojson"
     junk.write_text("this is not json")
     with pytest.raises(InputError, match="cannot read layer"):
         prepare(BatchOptions([str(junk)], tmp_path / "o", gsd=1.0))
-    nocrs = tmp_path / "nocrs.geojson"
-    nocrs.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
-                     '"geometry":{"type":"Polygon","coordinates":[[[0,0],[10,0],[10,10],[0,0]]]}}]}')
+    # satgeo.geo.layers' one CRS policy: no CRS and projected coordinates -> refused, in one line
     shp = tmp_path / "nocrs.shp"
-    gpd.read_file(nocrs).set_crs(None, allow_override=True).to_file(shp)
-    with pytest.raises(InputError, match="has no CRS"):
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0, X0 + 50, Y0 + 50)]).to_file(shp)
+    with pytest.raises(InputError, match="has no CRS and its coordinates are not longitude/latitude"):
         prepare(BatchOptions([str(shp)], tmp_path / "o", gsd=1.0))
 
 

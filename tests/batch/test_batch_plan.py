@@ -10,14 +10,14 @@ import pytest
 import shapely
 from rasterio.crs import CRS
 
-from satgeo.batch.plan import Lattice, group_chunks, make_plan, touched_tiles
+from satgeo.batch.tiling import TileGrid, group_chunks, make_plan, touched_tiles
 from satgeo.errors import InputError
 
 UTM = CRS.from_epsg(32613)
 
 
-def lattice(tile_px: int = 100, gsd: float = 1.0) -> Lattice:
-    return Lattice.utm(UTM, gsd, tile_px)  # tiles of 100 m
+def lattice(tile_px: int = 100, gsd: float = 1.0) -> TileGrid:
+    return TileGrid.utm(UTM, gsd, tile_px)  # tiles of 100 m
 
 
 def test_an_l_shaped_polygon_plans_only_the_tiles_it_covers_not_its_bbox():
@@ -60,7 +60,7 @@ def test_chunk_grid_covers_exactly_its_tiles_and_ids_are_unique():
 
 
 def test_xyz_lattice_matches_web_mercator_tiles():
-    lat = Lattice.xyz(17)
+    lat = TileGrid.xyz(17)
     lon, la = -105.25, 40.0
     tile = mercantile.tile(lon, la, 17)
     x, y = mercantile.xy(lon, la)
@@ -92,9 +92,9 @@ def test_roads_are_widened_when_planning():
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.nan])
 def test_bad_gsd_is_refused(bad):
     with pytest.raises(InputError, match="--gsd"):
-        Lattice.utm(UTM, bad, 256)
+        TileGrid.utm(UTM, bad, 256)
 
 
 def test_bad_zoom_is_refused():
     with pytest.raises(InputError, match="--zoom"):
-        Lattice.xyz(40)
+        TileGrid.xyz(40)

@@ -129,7 +129,7 @@ def test_stac_item_marks_asset_synthetic(tmp_path):
     assert item["properties"]["satgeo:synthetic"] is True
     assert item["properties"]["proj:code"] == "EPSG:32632"
     assert item["properties"]["proj:shape"] == [256, 256]
-    asset = item["assets"]["data"]
+    asset = item["assets"]["image"]
     assert asset["href"] == "./scene.tif" and "synthetic" in asset["roles"]
     assert asset["type"].startswith("image/tiff; application=geotiff; profile=cloud-optimized")
     lon0, lat0, lon1, lat1 = item["bbox"]

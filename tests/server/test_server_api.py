@@ -181,3 +181,40 @@ def test_index_page_and_vendored_leaflet(client):
     assert "cdn" not in page.text.lower() and "unpkg" not in page.text.lower()
     js = client.get("/static/vendor/leaflet/leaflet.js")
     assert js.status_code == 200 and "Leaflet" in js.text[:500]
+
+
+def test_upload_without_crs_in_projected_coordinates_is_refused_by_the_one_policy(client, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from satgeo.geo.layers import NO_CRS
+
+    path = tmp_path / "utm.gpkg"
+    gpd.GeoDataFrame(geometry=[box(500000, 5200000, 500100, 5200100)]).to_file(path)  # no SRS
+    with open(path, "rb") as f:
+        r = client.post("/v1/uploads", files={"file": ("utm.gpkg", f, "application/geopackage+sqlite3")})
+    assert r.status_code == 422 and NO_CRS in r.json()["detail"] and "\n" not in r.json()["detail"]
+
+
+@pytest.mark.parametrize("aoi, words", [
+    # 350 degrees of longitude: Area.from_geometry refuses it (the server used to take it)
+    ({"type": "Polygon", "coordinates": [[[-175, 0], [175, 0], [175, 1], [-175, 1], [-175, 0]]]}, "180 degrees"),
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [2, 2], [0, 0]]]}, "no area"),
+])
+def test_jobs_build_areas_through_the_validating_constructor(client, aoi, words):
+    r = client.post("/v1/jobs", json={"aoi": aoi, "model": "models/tiny"})
+    assert r.status_code == 422, r.text
+    assert words in r.json()["detail"] and r.json()["detail"].startswith("aoi")
+
+
+def test_a_bow_tie_aoi_keeps_both_halves_and_the_worker_validates_stored_requests(tmp_path):
+    from satgeo.errors import InputError
+    from satgeo_server.inputs import area_from_request
+    from satgeo_server.worker import build_render_request
+
+    bow_tie = {"type": "Polygon", "coordinates": [[[85.52, 27.63], [85.522, 27.632], [85.522, 27.63], [85.52, 27.632],
+                                                   [85.52, 27.63]]]}
+    area = area_from_request(bow_tie, None, None)
+    assert area.geometry.geom_type == "MultiPolygon"  # make_valid, as the CLI repairs it (buffer(0) lost a half)
+    with pytest.raises(InputError, match="bbox must be"):
+        build_render_request({"bbox": [1, 1, 0, 0]}, tmp_path)

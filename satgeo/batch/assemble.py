@@ -7,7 +7,6 @@ gaps between chunks; it is made from each chunk's band 1 scaled by 0 plus 255.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -15,9 +14,9 @@ from xml.sax.saxutils import escape, quoteattr
 import rasterio
 from rasterio.windows import Window
 
-from satgeo.batch.chunk import TMP_SUFFIX
+from satgeo.atomic import write_text
 from satgeo.batch.journal import CHUNKS_DIR
-from satgeo.batch.plan import Chunk, Plan
+from satgeo.batch.tiling import Chunk, Plan
 from satgeo.geo.cog import BLOCK, CogWriter
 from satgeo.geo.grid import Grid
 
@@ -78,11 +77,7 @@ def build_vrt(plan: Plan, out_dir: Path, tags: dict[str, str] | None = None) -> 
             lines.append(f"    </{kind}>")
         lines.append("  </VRTRasterBand>")
     lines.append("</VRTDataset>")
-    path = out_dir / VRT_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(out_dir / VRT_NAME, "\n".join(lines) + "\n")
 
 
 def build_mosaic_cog(vrt: Path, out_dir: Path, tags: dict[str, str]) -> Path:

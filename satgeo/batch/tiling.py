@@ -1,6 +1,7 @@
-"""The batch plan: which lattice tiles touch features, grouped into lattice-aligned chunks.
+"""The batch plan: which tiles of a ``TileGrid`` touch features, grouped into aligned chunks.
 
-Tiles live on a global lattice anchored at a fixed point of the work CRS (the CRS origin
+(``TileGrid`` is the batch job's grid of output tiles; the model's render lattice is
+``satgeo.render.plan.Lattice``.) Tiles live on a global lattice anchored at a fixed point of the work CRS (the CRS origin
 for UTM work grids, the Web Mercator corner for XYZ zooms), never at the data's bounds,
 so a chunk's pixels do not depend on what else is in the job. A tile is planned only when
 a feature's geometry (not its bounding box) covers part of it; chunks are ``k x k`` tiles
@@ -23,15 +24,13 @@ from rasterio.crs import CRS
 from shapely.geometry.base import BaseGeometry
 
 from satgeo.errors import InputError
+from satgeo.geo.crs import WEB_MERCATOR
 from satgeo.geo.grid import Grid
-
-WEB_MERCATOR_HALF = 20037508.342789244  # metres from the Web Mercator origin to its edge
-XYZ_TILE_PX = 256
-MAX_ZOOM = 24
+from satgeo.geo.xyz import MAX_ZOOM, ORIGIN_SHIFT, TILE_SIZE, mercator_pixel_size
 
 
 @dataclass(frozen=True)
-class Lattice:
+class TileGrid:
     """Square tiles of ``tile_px`` pixels of ``gsd`` CRS units; tile (0, 0) has its top-left at ``origin``."""
 
     crs: CRS
@@ -41,7 +40,7 @@ class Lattice:
     zoom: int | None = None  # set for XYZ (EPSG:3857) lattices
 
     @classmethod
-    def utm(cls, crs: CRS, gsd: float, tile_px: int) -> Lattice:
+    def utm(cls, crs: CRS, gsd: float, tile_px: int) -> TileGrid:
         if not (math.isfinite(gsd) and gsd > 0):
             raise InputError(f"--gsd must be a positive number of metres, got {gsd}")
         if tile_px < 16:
@@ -49,11 +48,10 @@ class Lattice:
         return cls(crs, float(gsd), int(tile_px), (0.0, 0.0))
 
     @classmethod
-    def xyz(cls, zoom: int) -> Lattice:
+    def xyz(cls, zoom: int) -> TileGrid:
         if not 0 <= zoom <= MAX_ZOOM:
             raise InputError(f"--zoom must be between 0 and {MAX_ZOOM}, got {zoom}")
-        size = 2 * WEB_MERCATOR_HALF / (2**zoom)
-        return cls(CRS.from_epsg(3857), size / XYZ_TILE_PX, XYZ_TILE_PX, (-WEB_MERCATOR_HALF, WEB_MERCATOR_HALF), zoom)
+        return cls(WEB_MERCATOR, mercator_pixel_size(zoom, TILE_SIZE), TILE_SIZE, (-ORIGIN_SHIFT, ORIGIN_SHIFT), zoom)
 
     @property
     def tile_size(self) -> float:
@@ -115,7 +113,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Plan:
-    lattice: Lattice
+    lattice: TileGrid
     chunk_tiles: int
     chunks: tuple[Chunk, ...]
 
@@ -138,7 +136,7 @@ class Plan:
         return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()
 
 
-def touched_tiles(geoms: np.ndarray, lattice: Lattice) -> set[tuple[int, int]]:
+def touched_tiles(geoms: np.ndarray, lattice: TileGrid) -> set[tuple[int, int]]:
     """Tiles whose interior some geometry reaches (touching along an edge does not count)."""
     geoms = geoms[~shapely.is_empty(geoms)] if len(geoms) else geoms
     if len(geoms) == 0:
@@ -169,7 +167,7 @@ def touched_tiles(geoms: np.ndarray, lattice: Lattice) -> set[tuple[int, int]]:
     return tiles
 
 
-def group_chunks(tiles: Iterable[tuple[int, int]], lattice: Lattice, chunk_tiles: int) -> tuple[Chunk, ...]:
+def group_chunks(tiles: Iterable[tuple[int, int]], lattice: TileGrid, chunk_tiles: int) -> tuple[Chunk, ...]:
     """Group tiles into ``chunk_tiles x chunk_tiles`` lattice blocks, in row-major order."""
     if chunk_tiles < 1:
         raise InputError(f"chunk size must be at least 1 tile, got {chunk_tiles}")
@@ -189,7 +187,7 @@ def group_chunks(tiles: Iterable[tuple[int, int]], lattice: Lattice, chunk_tiles
 
 def make_plan(
     geoms: np.ndarray,
-    lattice: Lattice,
+    lattice: TileGrid,
     chunk_tiles: int,
     aoi: BaseGeometry | None = None,
     line_margin: float = 0.0,
