@@ -40,7 +40,7 @@ def upload(file: Annotated[UploadFile, File()], settings: SettingsDep) -> Upload
             import pyogrio
 
             layers = [str(name) for name, _ in pyogrio.list_layers(tmp_path)]
-            inputs.read_layer_file(tmp_path)
+            inputs.read_layer_file(tmp_path, name=file.filename)
         except SatgeoError:
             raise
         except Exception as exc:

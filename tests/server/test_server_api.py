@@ -193,7 +193,9 @@ def test_upload_without_crs_in_projected_coordinates_is_refused_by_the_one_polic
     gpd.GeoDataFrame(geometry=[box(500000, 5200000, 500100, 5200100)]).to_file(path)  # no SRS
     with open(path, "rb") as f:
         r = client.post("/v1/uploads", files={"file": ("utm.gpkg", f, "application/geopackage+sqlite3")})
-    assert r.status_code == 422 and NO_CRS in r.json()["detail"] and "\n" not in r.json()["detail"]
+    detail = r.json()["detail"]
+    assert r.status_code == 422 and NO_CRS in detail and "\n" not in detail
+    assert detail.startswith("utm.gpkg"), detail  # the user's file name, not the temporary one
 
 
 @pytest.mark.parametrize("aoi, words", [
