@@ -9,11 +9,9 @@ Scores are PSNR and SSIM against the real chip, averaged over chips.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from satgeo.eval.metrics import psnr, ssim
+from satgeo.train.metrics import score
 from satgeo.train.pairs import Pairs
 
 
@@ -32,13 +30,6 @@ def fit_flat_colours(pairs: Pairs, n_classes: int = 5) -> np.ndarray:
 
 def flat_colour_image(mask: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return colours[np.minimum(mask, len(colours) - 1)]
-
-
-def score(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict:
-    p = [psnr(a, b) for a, b in zip(preds, truths)]
-    s = [ssim(a, b) for a, b in zip(preds, truths)]
-    return {"psnr": round(float(np.mean(p)), 3), "ssim": round(float(np.mean(s)), 4),
-            "ssim_per_chip": [round(v, 4) for v in s]}
 
 
 def evaluate(gen, held: Pairs, train: Pairs | None, baselines: bool = True, seed: int = 0) -> dict:

@@ -75,7 +75,7 @@ def _real_section(seg, held: Pairs, real_feats: np.ndarray, opts: QualityOptions
 
 
 def score_model(gen, seg, held: Pairs, generated: list[np.ndarray], real_feats: np.ndarray, opts: QualityOptions) -> dict:
-    from satgeo.eval.pix2pix_eval import score
+    from satgeo.train.metrics import score
 
     t0 = time.time()
     out: dict = {"family": gen.card.family, "native_gsd": gen.card.native_gsd}

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satgeo.atomic import atomic_path
 from satgeo.errors import InputError
 from satgeo.train.landcover import IGNORE, LandcoverPair, downsample_pair
 from satgeo.train.pairs import random_crop
@@ -235,9 +236,8 @@ def cached_segmenter(samples: Sequence[Sample], config: SegmenterConfig, cache_d
     seg = train_segmenter(samples, config)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file({k: v.contiguous() for k, v in seg.net.state_dict().items()}, str(tmp))
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file({k: v.contiguous() for k, v in seg.net.state_dict().items()}, str(tmp))
     return seg, False
 
 

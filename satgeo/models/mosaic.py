@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from satgeo.errors import Cancelled
+from satgeo.models.ds_speed import make_scheduler
 
 NOISE_BLOCK = 64  # latent pixels per side of one noise block
 _U64 = (1 << 64) - 1
@@ -111,8 +112,6 @@ def denoise_region(
     metadata per window (default: ``metadata``). ``order`` permutes the batching order (results are
     identical by construction).
     """
-    from satgeo.models.diffusionsat import make_scheduler
-
     device = pipe.plan.device
     sched = make_scheduler(pipe.scheduler_config, scheduler)
     sched.set_timesteps(steps, device=device)
@@ -195,19 +194,3 @@ def decode_tiled(pipe, latents: torch.Tensor, tile: int = 96, overlap: int = 16)
 def to_uint8(img: torch.Tensor) -> np.ndarray:
     """(3,H,W) [0,1] -> (H,W,3) uint8."""
     return (img.permute(1, 2, 0).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
-
-
-def seam_ratio(image: np.ndarray, row_seams: Sequence[int], col_seams: Sequence[int]) -> float:
-    """DESIGN.md seam measure: mean |diff| across the given borders / mean |diff| of all adjacent pairs.
-
-    ``row_seams`` are rows r where pixels r-1 and r meet at a border (likewise columns).
-    """
-    a = image.astype(np.float64)
-    dv = np.abs(a[1:] - a[:-1])  # (H-1, W, C): pair (r-1, r) at index r-1
-    dh = np.abs(a[:, 1:] - a[:, :-1])
-    overall = (dv.sum() + dh.sum()) / (dv.size + dh.size)
-    parts = [dv[r - 1] for r in row_seams] + [dh[:, c - 1] for c in col_seams]
-    if not parts:
-        raise ValueError("no seams given")
-    across = sum(p.sum() for p in parts) / sum(p.size for p in parts)
-    return float(across / overall)

@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from satgeo.atomic import atomic_path, write_text
 from satgeo.errors import ModelError
 from satgeo.hashing import file_sha256
 from satgeo.models.base import ModelCard, RegionRequest
-from satgeo.models.noise_field import field_noise
+from satgeo.models.noise_field import field_noise, window_noise_seed
 from satgeo.models.pix2pix_nets import LocalGenerator, UNetGenerator
 from satgeo.models.registry import Family, ModelEntry, register_entry, register_family
 
@@ -238,12 +239,6 @@ def default_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def window_noise_seed(seed: int, key: str, row: int, col: int) -> int:
-    """A 63-bit noise seed from (seed, lattice key, window origin): order-independent."""
-    h = hashlib.blake2b(f"{int(seed)}|{key}|{int(row)}|{int(col)}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "little") & ((1 << 63) - 1)
-
-
 def input_lut(config: Pix2PixConfig) -> np.ndarray:
     """(256, C) float32: the mask channels of the model input for each mask value (unknown -> background)."""
     idx = np.arange(256)
@@ -330,7 +325,7 @@ class Pix2PixGenerator:
         return net(x, list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
 
     def generate_batch(
-        self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
+        self, masks: np.ndarray, noise_seeds: Sequence[int] | None = None, *,
         origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0, gsd: float | None = None,
     ) -> np.ndarray:
         """(N, H, W) uint8 masks -> (N, H - 2c, W - 2c, 3) uint8 RGB, c = ``config.context``.
@@ -355,10 +350,13 @@ class Pix2PixGenerator:
         out = y.permute(0, 2, 3, 1).cpu().numpy()
         return np.ascontiguousarray(out[:, c:h - c, c:w - c])
 
+    def batched(self) -> Pix2PixGenerator:
+        return self
+
     def generate_region(self, request: RegionRequest) -> np.ndarray:
-        key = request.extra.get("lattice_key") or f"{request.grid.crs.to_string()}|{request.grid.gsd:.6f}"
-        seed = request.extra.get("noise_seed")
+        seed = request.noise_seed
         if seed is None:
+            key = request.lattice_key or f"{request.grid.crs.to_string()}|{request.grid.gsd:.6f}"
             seed = window_noise_seed(request.seed, key, *request.origin)
         out = self.generate_batch(request.masks[None], [seed])[0]
         if request.progress is not None:
@@ -377,10 +375,9 @@ def save_pix2pix(net: UNetGenerator, config: Pix2PixConfig, folder: str | Path, 
     folder.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
           for k, v in net.state_dict().items()}
-    tmp = folder / (WEIGHTS_FILE + ".tmp")
-    save_file(sd, str(tmp), metadata={"family": FAMILY, "name": config.name})
-    tmp.replace(folder / WEIGHTS_FILE)
-    (folder / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+        save_file(sd, str(tmp), metadata={"family": FAMILY, "name": config.name})
+    write_text(folder / CONFIG_FILE, json.dumps(config.to_json(), indent=2) + "\n")
     return folder
 
 

@@ -23,7 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from satgeo.atomic import write_text
 from satgeo.errors import InputError
+from satgeo.models.ds_config import CONFIG_FILE, read_satgeo_config
 
 
 @dataclass
@@ -68,7 +70,7 @@ class _Objective:
         self.gen = torch.Generator("cpu").manual_seed(opts.seed)
 
     def encode(self, imgs, metas, caps, rng: random.Random):
-        from satgeo.models.diffusionsat import normalize_metadata
+        from satgeo.models.ds_metadata import normalize_metadata
 
         p = self.pipe
         dev = p.plan.device
@@ -105,7 +107,9 @@ class _Run:
 
 
 def _start(base: str | Path, shards, opts: DiffusionTrainOptions, need_mask: bool = False) -> _Run:
-    from satgeo.models.diffusionsat import DiffusionSatPipeline, model_window, pipeline_root, read_card_overrides
+    from satgeo.models.ds_generator import model_window
+    from satgeo.models.ds_layout import pipeline_root
+    from satgeo.models.ds_pipeline import DiffusionSatPipeline
     from satgeo.train.shards import load_samples
 
     base_root = pipeline_root(Path(base))
@@ -115,7 +119,7 @@ def _start(base: str | Path, shards, opts: DiffusionTrainOptions, need_mask: boo
     torch.manual_seed(opts.seed)
     pipe = DiffusionSatPipeline.from_folder(base_root, device=opts.device, dtype=torch.float32)
     pipe.plan.channels_last = False
-    size = opts.size or model_window(pipe, read_card_overrides(base_root))[0]
+    size = opts.size or model_window(pipe, read_satgeo_config(base_root))[0]
     rng = random.Random(opts.seed)
     return _Run(base_root, pipe, size, _Objective(pipe, opts), rng, _batches(samples, opts, size, rng))
 
@@ -141,15 +145,15 @@ def _fit(run: _Run, step_fn: Callable[[], torch.Tensor], params, opts: Diffusion
 
 def _write_manifest(out_dir: str | Path, manifest: dict, training: dict) -> None:
     losses = training.pop("losses")
-    (Path(out_dir) / "model" / "satgeo.json").write_text(json.dumps({**manifest, "training": training}, indent=1))
-    (Path(out_dir) / "losses.json").write_text(json.dumps(losses))
+    write_text(Path(out_dir) / "model" / CONFIG_FILE, json.dumps({**manifest, "training": training}, indent=1))
+    write_text(Path(out_dir) / "losses.json", json.dumps(losses))
 
 
 def train_controlnet(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTrainOptions,
                      progress: Callable[[int, float], None] | None = None) -> Path:
     """Train a ControlNet on ``shards`` over the frozen ``base`` pipeline; returns OUT/model."""
     from satgeo.models.conditioning import render_conditioning
-    from satgeo.models.controlnet import controlnet_from_unet
+    from satgeo.models.controlnet_net import controlnet_from_unet
 
     run = _start(base, shards, opts, need_mask=True)
     pipe = run.pipe

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,11 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from satgeo.atomic import atomic_path
 from satgeo.errors import InputError
 from satgeo.models.pix2pix import CLASSES, Pix2PixConfig, encode_masks, input_lut, save_pix2pix, side_channels
 from satgeo.models.pix2pix_nets import PatchDiscriminator, init_weights, receptive_radius
 from satgeo.train.landcover import IGNORE, CropSampler, LandcoverPair, from_pairs
 from satgeo.train.losses import ssim_torch
+from satgeo.train.metrics import score
 from satgeo.train.pairs import Pairs, PairSampler
 
 
@@ -156,9 +157,8 @@ def train_pix2pix(
             "sampler": sampler.rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step,
             "elapsed": elapsed0 + time.time() - t0, "options": asdict(opts),
         }
-        tmp = ckpt.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, ckpt)
+        with atomic_path(ckpt) as tmp:
+            torch.save(state, tmp)
         G.eval()
         save_pix2pix(G, config, out / "model")
         if opts.snapshots:
@@ -291,7 +291,6 @@ def _validate(G: torch.nn.Module, config: Pix2PixConfig, val: Pairs, csv_path: P
     """Score a copy of G, run like a render (bf16 where native, seeded noise, feathering), on ``val``."""
     import copy
 
-    from satgeo.eval.pix2pix_eval import score
     from satgeo.models.pix2pix import Pix2PixGenerator
     from satgeo.render.engine import render_mask
 
