@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from satgeo.errors import ModelError
-from satgeo.models.base import Generator, ModelCard, RegionRequest
+from satgeo.models.base import Generator, ModelCard, RegionRequest, refuse_conditions
 
 #: ``--model`` value of the flat-colour baseline (each class painted with its mean training colour)
 FLAT = "flat"
@@ -31,6 +31,9 @@ class FlatColourGenerator:
 
     def batched(self) -> FlatColourGenerator:
         return self
+
+    def check_conditions(self, paths: Sequence[str]) -> None:
+        refuse_conditions(self.card, paths)
 
     def generate_batch(self, masks: np.ndarray, noise_seeds: Sequence[int] | None = None, *,
                        origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0,

@@ -5,9 +5,10 @@ native grid) into RGB pixels. Each family keeps its own way of staying seamless 
 region (pixel feathering for pix2pix, latent MultiDiffusion for diffusion models); the
 engine cuts large areas into overlapping regions and feathers between them.
 
-Everything the engine calls is declared here: ``Generator`` (``card``, ``model_hash``,
-``generate_region`` and ``batched``) and, for families that take whole window batches,
-``BatchGenerator``. The engine asks ``gen.batched()`` instead of probing attributes.
+Everything the engine, the CLI and the server call is declared here: ``Generator`` (``card``,
+``model_hash``, ``generate_region``, ``batched`` and ``check_conditions``) and, for families that
+take whole window batches, ``BatchGenerator``. Callers ask ``gen.batched()`` instead of probing
+attributes.
 
 Noise must come from hashing (seed, lattice, pixel coordinates) (``satgeo.models.noise_field``
 ``window_noise_seed``), so the same request gives the same pixels whatever order regions run in.
@@ -22,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from satgeo.errors import InputError
 from satgeo.geo.grid import Grid
 
 
@@ -89,6 +91,16 @@ class Generator(Protocol):
     def batched(self) -> BatchGenerator | None:
         """This generator as a ``BatchGenerator`` when it takes whole window batches, else None."""
         ...
+
+    def check_conditions(self, paths: Sequence[str]) -> None:
+        """Refuse ``--condition-raster`` inputs this model cannot use (one-line InputError), before compute."""
+        ...
+
+
+def refuse_conditions(card: ModelCard, paths: Sequence[str]) -> None:
+    """``check_conditions`` of the families that take no conditioning rasters."""
+    if paths:
+        raise InputError(f"model {card.name!r} takes no --condition-raster (only DiffusionSat ControlNets do)")
 
 
 class BatchGenerator(Generator, Protocol):

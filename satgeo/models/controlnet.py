@@ -38,6 +38,7 @@ from satgeo.models.ds_pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, Diffusion
 from satgeo.models.satunet import read_config
 
 if TYPE_CHECKING:
+    from satgeo.models.controlnet3d import SatControlNet3D
     from satgeo.models.registry import ModelEntry
 
 # ----------------------------------------------------------------------------- family
@@ -79,7 +80,7 @@ def detect(path: Path) -> bool:
     return is_controlnet_folder(path)
 
 
-def load_any_controlnet(folder: Path) -> torch.nn.Module:
+def load_any_controlnet(folder: Path) -> SatControlNet | SatControlNet3D:
     """A 2D (``ControlNetModel``) or 3D (``ControlNetModel3D``) ControlNet folder, strictly."""
     from satgeo.models.controlnet3d import is_3d_config, load_controlnet3d
 

@@ -12,21 +12,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from diffusers import ControlNetModel
 from diffusers.configuration_utils import register_to_config
+from torch import nn
 
 from satgeo.errors import ModelError
+from satgeo.models.hf_types import ControlNetModel
 from satgeo.models.satunet import (
     NUM_METADATA,
+    SatUNet,
     _signature_with,
     build_strict,
     embed_metadata,
     metadata_embedding,
     read_config,
 )
+
+if TYPE_CHECKING:
+    from satgeo.models.controlnet3d import SatControlNet3D
 
 # Fields that must agree between a ControlNet and the UNet it steers.
 _BASE_FIELDS = ("in_channels", "block_out_channels", "cross_attention_dim", "layers_per_block", "down_block_types")
@@ -42,7 +47,7 @@ class SatControlNet(ControlNetModel):
         num_metadata: int = NUM_METADATA,
         conditioning_scale: int = 1,
         **kwargs: Any,
-    ):
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.metadata_embedding = metadata_embedding(self.config.block_out_channels, use_metadata, num_metadata)
         self.num_metadata = num_metadata if use_metadata else 0
@@ -57,20 +62,21 @@ class SatControlNet(ControlNetModel):
     )
     __init__ = register_to_config(__init__)
 
-    def _add_extra_emb(self, module, inputs, output):
+    def _add_extra_emb(self, module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
         return output if self._extra_emb is None else output + self._extra_emb.to(output.dtype)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         sample: torch.Tensor,
-        timestep,
+        timestep: torch.Tensor | float | int,
         encoder_hidden_states: torch.Tensor,
         controlnet_cond: torch.Tensor,
         conditioning_scale: float = 1.0,
         metadata: torch.Tensor | None = None,
         cond_metadata: torch.Tensor | None = None,
         **kwargs: Any,
-    ):
+    ) -> Any:
+        """The stock forward (down and mid residuals) with the metadata summed into the time embedding."""
         extra = None
         if self.metadata_embedding is not None:
             if metadata is None:
@@ -99,18 +105,19 @@ def _apply_conditioning_scale(cn: ControlNetModel, scale: int) -> None:
             s = min(8, s * 2)
 
 
-def controlnet_from_unet(unet, variant: str = "diffusionsat", **kwargs: Any) -> SatControlNet:
+def controlnet_from_unet(unet: SatUNet, variant: str = "diffusionsat", **kwargs: Any) -> SatControlNet:
     """A ControlNet initialised from ``unet`` (DiffusionSat variant keeps the metadata MLPs)."""
     if variant not in ("diffusionsat", "diffusers"):
         raise ModelError(f"unknown ControlNet variant {variant!r}; use diffusionsat or diffusers")
-    use_md = variant == "diffusionsat" and getattr(unet, "metadata_embedding", None) is not None
+    md_emb: nn.ModuleList | None = getattr(unet, "metadata_embedding", None) if variant == "diffusionsat" else None
+    use_md = md_emb is not None
     base = ControlNetModel.from_unet(unet, **kwargs)
     cfg = dict(base.config)
     cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
     cn = SatControlNet(**cfg, use_metadata=use_md, num_metadata=unet.num_metadata if use_md else NUM_METADATA)
     state = base.state_dict()
-    if use_md:
-        state.update({f"metadata_embedding.{k}": v for k, v in unet.metadata_embedding.state_dict().items()})
+    if md_emb is not None:
+        state.update({f"metadata_embedding.{k}": v for k, v in md_emb.state_dict().items()})
     cn.load_state_dict(state, strict=True)
     return cn
 
@@ -127,7 +134,7 @@ def load_controlnet(folder: str | Path, dtype: torch.dtype | None = None) -> Sat
     return build_strict(SatControlNet, config, folder, "ControlNet", "ControlNet", dtype)
 
 
-def check_base(cn: SatControlNet, unet) -> None:
+def check_base(cn: SatControlNet | SatControlNet3D, unet: SatUNet) -> None:
     """Refuse a ControlNet trained for a different base UNet."""
     for f in _BASE_FIELDS:
         a, b = cn.config.get(f), unet.config.get(f)
@@ -142,9 +149,12 @@ def check_base(cn: SatControlNet, unet) -> None:
         raise ModelError("this is a DiffusionSat (metadata) ControlNet but the base UNet has no metadata embedding")
 
 
-def controlnet_residuals(cn, x, t, ctx, cond, md, cond_md, scale: float):
+def controlnet_residuals(
+    cn: SatControlNet | SatControlNet3D, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, cond: torch.Tensor,
+    md: torch.Tensor | None, cond_md: torch.Tensor | None, scale: float,
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Down/mid residuals for the UNet (metadata only passed to metadata ControlNets)."""
-    kwargs = {}
+    kwargs: dict[str, torch.Tensor | None] = {}
     if getattr(cn, "metadata_embedding", None) is not None:
         kwargs = {"metadata": md, "cond_metadata": cond_md}
     if cond.dtype != x.dtype:

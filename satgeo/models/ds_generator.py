@@ -179,10 +179,11 @@ class DiffusionSatGenerator:
             control = torch.from_numpy(np.concatenate(frames, axis=0))[None]  # (1, C*T, H, W)
         cond_md = []
         for vals in raws:
-            lon, lat = vals[0], vals[1]
+            lon, lat, win_gsd = vals[0], vals[1], vals[2]
+            assert lon is not None and lat is not None and win_gsd is not None  # window_metadata_raw fills them
             per = []
             for r in rasters:
-                gsd = r.ground_gsd(lon, lat) if spec.cond_gsd == "native" else vals[2] * s
+                gsd = r.ground_gsd(lon, lat) if spec.cond_gsd == "native" else win_gsd * s
                 cc = r.cloud_cover if r.cloud_cover is not None else vals[3]
                 y, m, d = (r.date.year, r.date.month, r.date.day) if r.date else tuple(vals[4:7])
                 per.append(normalize_metadata([lon, lat, gsd, cc, y, m, d]))
@@ -219,8 +220,8 @@ class DiffusionSatGenerator:
 
             padded = np.zeros((ph, pw), dtype=np.uint8)
             padded[pad_top : pad_top + h, pad_left : pad_left + w] = req.masks
-            control = render_conditioning(padded, self.conditioning or "satgeo-mask")
-            control = torch.from_numpy(control).permute(2, 0, 1)[None].float().div(255).to(self.pipe.plan.device)
+            image = render_conditioning(padded, self.conditioning or "satgeo-mask")
+            control = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(self.pipe.plan.device)
         steps = req.steps or self.steps
         guidance = req.guidance if req.guidance is not None else self.guidance
         with self._lock, torch.inference_mode():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 # Raw ranges DiffusionSat's training data covered (fMoW, Satlas, SpaceNet); outside them we warn.
 TRAINING_RANGES = {
@@ -25,7 +26,7 @@ def normalize_metadata(raw: Sequence[float | None]) -> list[float]:
     """
     from satgeo.geo.metadata import FIELDS, Metadata
 
-    vals: dict[str, float | int] = {}
+    vals: dict[str, Any] = {}  # FIELDS name -> float (int for the date fields), as Metadata takes them
     for name, v in zip(FIELDS, raw):
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
             continue

@@ -11,9 +11,10 @@ unconditional branch, as DiffusionSat was trained (metadata dropped = zeros).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +25,11 @@ from satgeo.models.ds_layout import find_unet_dir, pipeline_root, quiet_hf
 from satgeo.models.ds_speed import SpeedPlan, make_scheduler, plan_speed
 from satgeo.models.lora import apply_lora
 from satgeo.models.satunet import SatUNet, load_satunet
+
+if TYPE_CHECKING:
+    from satgeo.models.controlnet3d import SatControlNet3D
+    from satgeo.models.controlnet_net import SatControlNet
+    from satgeo.models.hf_types import AutoencoderKL, CLIPTextModel, CLIPTokenizer
 
 DEFAULT_GUIDANCE = 7.5
 DEFAULT_STEPS = 20
@@ -41,14 +47,14 @@ class DiffusionSatPipeline:
     def __init__(
         self,
         unet: SatUNet,
-        vae,
-        text_encoder,
-        tokenizer,
-        scheduler_config: dict,
+        vae: AutoencoderKL,
+        text_encoder: CLIPTextModel,
+        tokenizer: CLIPTokenizer,
+        scheduler_config: dict[str, Any],
         plan: SpeedPlan | None = None,
-        controlnet=None,
+        controlnet: SatControlNet | SatControlNet3D | None = None,
         root: Path | None = None,
-    ):
+    ) -> None:
         self.unet, self.vae, self.text_encoder, self.tokenizer = unet, vae, text_encoder, tokenizer
         self.scheduler_config = scheduler_config
         self.controlnet = controlnet
@@ -62,8 +68,8 @@ class DiffusionSatPipeline:
 
     @classmethod
     def from_folder(
-        cls, path: str | Path, device: str | None = None, dtype: torch.dtype | None = None, controlnet=None,
-        lora_from: Path | None = None,
+        cls, path: str | Path, device: str | None = None, dtype: torch.dtype | None = None,
+        controlnet: SatControlNet | SatControlNet3D | None = None, lora_from: Path | None = None,
     ) -> DiffusionSatPipeline:
         from diffusers import AutoencoderKL
         from transformers import CLIPTextModel, CLIPTokenizer
@@ -110,11 +116,11 @@ class DiffusionSatPipeline:
             self.vae.to(memory_format=torch.channels_last)
             if self.controlnet is not None and not _has_conv3d(self.controlnet):
                 self.controlnet.to(memory_format=torch.channels_last)
-        self._unet_call = self.unet
+        self._unet_call: Callable[..., Any] = self.unet
         if p.compile and p.device.type == "cuda":
             self._unet_call = torch.compile(self.unet, mode="max-autotune-no-cudagraphs", dynamic=False)
 
-    def set_controlnet(self, controlnet) -> None:
+    def set_controlnet(self, controlnet: SatControlNet | SatControlNet3D) -> None:
         self.controlnet = controlnet
         self._apply_plan()
 
@@ -155,7 +161,10 @@ class DiffusionSatPipeline:
             out.append(self._prompt_cache[prompt])
         return torch.cat(out)
 
-    def metadata_tensor(self, normalized: Sequence[Sequence[float]] | None, n: int) -> torch.Tensor | None:
+    def metadata_tensor(self, normalized: Sequence[Sequence[float]] | Sequence[float] | None,
+                        n: int) -> torch.Tensor | None:
+        """(n, num_metadata) normalized metadata on the device (one row for all windows, or one per window);
+        zeros when ``normalized`` is None, None for a UNet without metadata."""
         if self.num_metadata == 0:
             return None
         if normalized is None:
@@ -211,7 +220,7 @@ class DiffusionSatPipeline:
             out = u + guidance * (c - u)
         return out
 
-    def autocast(self):
+    def autocast(self) -> AbstractContextManager[Any]:
         p = self.plan
         if p.dtype == torch.float32:
             return nullcontext()

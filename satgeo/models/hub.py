@@ -19,7 +19,7 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from satgeo.atomic import atomic_path
@@ -184,11 +184,14 @@ def hub_snapshot(hub_id: str, dest: Path, allow: tuple[str, ...] | list[str] = (
     return Path(got)
 
 
-def verify_files(folder: Path, checksums, source: str) -> None:
+def verify_files(folder: Path, checksums: Sequence[tuple[str, str]], source: str) -> None:
     """Check downloaded files against registered checksums; a mismatch deletes the file and raises."""
     for rel, checksum in checksums:
         f = Path(folder) / rel
-        algo, digest = _parse_checksum(checksum)
+        parsed = _parse_checksum(checksum)
+        if parsed is None:  # an empty checksum: nothing to check
+            continue
+        algo, digest = parsed
         if not f.exists():
             raise ModelError(f"{source} did not provide {rel}; run the pull again or fetch it by hand (`satgeo models info`)")
         got = file_digest(f, algo)

@@ -21,12 +21,16 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from satgeo.errors import Cancelled
 from satgeo.models.ds_speed import make_scheduler
+
+if TYPE_CHECKING:
+    from satgeo.models.ds_pipeline import DiffusionSatPipeline
 
 NOISE_BLOCK = 64  # latent pixels per side of one noise block
 _U64 = (1 << 64) - 1
@@ -70,7 +74,7 @@ def window_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-def feather(size: int, device=None) -> torch.Tensor:
+def feather(size: int, device: torch.device | None = None) -> torch.Tensor:
     """1-D weights rising linearly from the edges (never zero)."""
     i = torch.arange(size, dtype=torch.float32, device=device)
     return torch.minimum(i + 1, size - i) / ((size + 1) / 2)
@@ -88,7 +92,7 @@ def plan_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
 
 
 def denoise_region(
-    pipe,
+    pipe: DiffusionSatPipeline,
     noise: torch.Tensor,
     windows: Sequence[Window],
     embeds: Callable[[Sequence[int]], torch.Tensor],
@@ -167,7 +171,7 @@ def denoise_region(
     return latents
 
 
-def decode_tiled(pipe, latents: torch.Tensor, tile: int = 96, overlap: int = 16) -> torch.Tensor:
+def decode_tiled(pipe: DiffusionSatPipeline, latents: torch.Tensor, tile: int = 96, overlap: int = 16) -> torch.Tensor:
     """Decode (1,4,h,w) latents to (3,H,W) in [0,1]; large latents in feathered overlapping tiles.
 
     Tiles share ``overlap`` latent pixels and are cross-faded with linear ramps. Tiles are

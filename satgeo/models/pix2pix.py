@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ import torch
 from satgeo.atomic import atomic_path, write_text
 from satgeo.errors import ModelError
 from satgeo.hashing import file_sha256
-from satgeo.models.base import ModelCard, RegionRequest
+from satgeo.models.base import ModelCard, RegionRequest, refuse_conditions
 from satgeo.models.noise_field import field_noise, window_noise_seed
 from satgeo.models.pix2pix_nets import LocalGenerator, UNetGenerator
 from satgeo.models.registry import Family, ModelEntry, register_entry, register_family
@@ -84,11 +85,11 @@ class Pix2PixConfig:
     noise_white: int = 0  # local: white noise-field channels
     noise_smooth: int = 0  # local: smooth noise-field channels
     noise_cell: int = 32  # local: smooth-noise grid, pixels
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
-        self.palette = tuple(tuple(int(v) for v in c) for c in self.palette)
+        self.palette = tuple((int(c[0]), int(c[1]), int(c[2])) for c in self.palette)
         self.chans = tuple(int(c) for c in self.chans)
         if self.gsd_range is not None:
             lo, hi = (float(v) for v in self.gsd_range)
@@ -127,7 +128,7 @@ class Pix2PixConfig:
         except TypeError as exc:
             raise ModelError(f"bad pix2pix config {path}: {exc}") from None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["family"] = FAMILY
         return d
@@ -149,13 +150,13 @@ class Pix2PixConfig:
 # ---------------------------------------------------------------- state dicts
 
 
-def _strip_prefix(sd: dict) -> dict:
+def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
 
 
-def infer_config(sd: dict) -> Pix2PixConfig:
+def infer_config(sd: dict[str, torch.Tensor]) -> Pix2PixConfig:
     """Architecture of a reference-layout generator state dict, read off its keys and shapes."""
     if "model.model.0.weight" not in sd:
         raise ModelError("not a pix2pix U-Net generator state dict (no 'model.model.0.weight' key)")
@@ -178,7 +179,7 @@ def infer_config(sd: dict) -> Pix2PixConfig:
     )
 
 
-def _load_state(path: Path) -> dict:
+def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -276,7 +277,7 @@ class Pix2PixGenerator:
     """A loaded pix2pix model that turns class masks into RGB windows."""
 
     def __init__(
-        self, net: UNetGenerator, config: Pix2PixConfig, weights_path: Path | None = None,
+        self, net: UNetGenerator | LocalGenerator, config: Pix2PixConfig, weights_path: Path | None = None,
         device: str | torch.device | None = None, dtype: torch.dtype | None = None,
     ) -> None:
         self.config = config
@@ -284,7 +285,8 @@ class Pix2PixGenerator:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = dtype or default_dtype(self.device)
         # whole-network bf16 (not autocast): no per-call weight casts; channels_last suits oneDNN/cuDNN
-        self.net = net.eval().to(self.device, self.dtype).to(memory_format=torch.channels_last)
+        self.net: torch.nn.Module = net.eval().to(self.device, self.dtype)
+        self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub omits it
         self.weights_path = weights_path
         self._hash: str | None = None
         self._lut = input_lut(config)
@@ -353,6 +355,9 @@ class Pix2PixGenerator:
     def batched(self) -> Pix2PixGenerator:
         return self
 
+    def check_conditions(self, paths: Sequence[str]) -> None:
+        refuse_conditions(self.card, paths)
+
     def generate_region(self, request: RegionRequest) -> np.ndarray:
         seed = request.noise_seed
         if seed is None:
@@ -367,7 +372,7 @@ class Pix2PixGenerator:
         return save_pix2pix(self.net, self.config, folder, half=half)
 
 
-def save_pix2pix(net: UNetGenerator, config: Pix2PixConfig, folder: str | Path, half: bool = True) -> Path:
+def save_pix2pix(net: torch.nn.Module, config: Pix2PixConfig, folder: str | Path, half: bool = True) -> Path:
     """Write ``model.safetensors`` (+ ``config.json``) into ``folder``; fp16 weights by default."""
     from safetensors.torch import save_file
 
@@ -407,7 +412,7 @@ def load_pix2pix(path: str | Path, device: str | None = None, dtype: torch.dtype
     return Pix2PixGenerator(net, config, weights, device=device, dtype=dtype)
 
 
-def _load(path: Path, device: str | None = None, dtype=None) -> Pix2PixGenerator:
+def _load(path: Path, device: str | None = None, dtype: torch.dtype | None = None) -> Pix2PixGenerator:
     return load_pix2pix(path, device=device, dtype=dtype)
 
 
