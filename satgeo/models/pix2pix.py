@@ -277,7 +277,7 @@ class Pix2PixGenerator:
     """A loaded pix2pix model that turns class masks into RGB windows."""
 
     def __init__(
-        self, net: UNetGenerator | LocalGenerator, config: Pix2PixConfig, weights_path: Path | None = None,
+        self, net: torch.nn.Module, config: Pix2PixConfig, weights_path: Path | None = None,
         device: str | torch.device | None = None, dtype: torch.dtype | None = None,
     ) -> None:
         self.config = config

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,10 @@ import torch.nn.functional as F
 from satgeo.atomic import write_text
 from satgeo.errors import InputError
 from satgeo.models.ds_config import CONFIG_FILE, read_satgeo_config
+
+if TYPE_CHECKING:
+    from satgeo.models.ds_pipeline import DiffusionSatPipeline
+    from satgeo.train.shards import Sample
 
 
 @dataclass
@@ -42,10 +47,18 @@ class DiffusionTrainOptions:
     lora_rank: int = 8
 
 
-def _batches(samples, opts: DiffusionTrainOptions, size: int, rng: random.Random):
+#: one training batch: image crops, their mask crops (None without masks), raw metadata, captions
+Batch = tuple[list[np.ndarray], list["np.ndarray | None"], list[list[float | None]], list[str]]
+
+
+def _batches(samples: Sequence[Sample], opts: DiffusionTrainOptions, size: int,
+             rng: random.Random) -> Iterator[Batch]:
     while True:
         picks = [rng.randrange(len(samples)) for _ in range(opts.batch)]
-        imgs, masks, metas, caps = [], [], [], []
+        imgs: list[np.ndarray] = []
+        masks: list[np.ndarray | None] = []
+        metas: list[list[float | None]] = []
+        caps: list[str] = []
         for i in picks:
             s = samples[i]
             h, w = s.image.shape[:2]
@@ -59,10 +72,17 @@ def _batches(samples, opts: DiffusionTrainOptions, size: int, rng: random.Random
         yield imgs, masks, metas, caps
 
 
+def _needs(mask: np.ndarray | None) -> np.ndarray:
+    """A sample's mask; ``load_samples(need_mask=True)`` has refused samples without one."""
+    if mask is None:
+        raise InputError("a ControlNet needs a mask with every sample")
+    return mask
+
+
 class _Objective:
     """Shared pieces of the ControlNet and LoRA loops."""
 
-    def __init__(self, pipe, opts: DiffusionTrainOptions):
+    def __init__(self, pipe: DiffusionSatPipeline, opts: DiffusionTrainOptions) -> None:
         from diffusers import DDPMScheduler
 
         self.pipe, self.opts = pipe, opts
@@ -99,11 +119,11 @@ class _Run:
     """What both fine-tuning loops set up the same way: the frozen base, the data, the objective."""
 
     base_root: Path
-    pipe: object
+    pipe: DiffusionSatPipeline
     size: int
     obj: _Objective
     rng: random.Random
-    batches: Iterator
+    batches: Iterator[Batch]
 
 
 def _start(base: str | Path, shards, opts: DiffusionTrainOptions, need_mask: bool = False) -> _Run:
@@ -162,8 +182,8 @@ def train_controlnet(base: str | Path, shards, out_dir: str | Path, opts: Diffus
     def step() -> torch.Tensor:
         imgs, masks, metas, caps = next(run.batches)
         noisy, t, ctx, md, target = run.obj.encode(imgs, metas, caps, run.rng)
-        cond = np.stack([render_conditioning(m, opts.conditioning) for m in masks])
-        cond = torch.from_numpy(cond).permute(0, 3, 1, 2).float().div(255).to(noisy.device)
+        images = np.stack([render_conditioning(_needs(m), opts.conditioning) for m in masks])
+        cond = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).to(noisy.device)
         kw = {"metadata": md, "cond_metadata": md} if cn.metadata_embedding is not None else {}
         down, mid = cn(noisy, t, ctx, cond, return_dict=False, **kw)
         ukw = {"metadata": md} if md is not None else {}

@@ -96,7 +96,10 @@ def build_pairs(chips: Sequence[Path], layers: Sequence[Layer], cache_dir: str |
         z = np.load(cache)
         return Pairs(list(z["names"]), z["images"], z["masks"], float(z["gsd"]))
     gdfs = [read_layer(layer) for layer in layers]
-    names, images, masks, gsds = [], [], [], []
+    names: list[str] = []
+    images: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    gsds: list[float] = []
     for path in chips:
         try:
             with rasterio.open(path) as src:

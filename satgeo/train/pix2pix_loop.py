@@ -129,7 +129,7 @@ def train_pix2pix(
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(G input, real images in [-1, 1], valid-pixel weights) for one step."""
-        if not local:
+        if isinstance(sampler, PairSampler):  # the U-Net: whole chips at their own GSD
             m, im = sampler.batch(opts.batch)
             return encode_masks(m, lut), _to_tensor(im), torch.ones(opts.batch, 1, opts.crop, opts.crop)
         m, im, gsds = sampler.batch(opts.batch)
@@ -213,7 +213,9 @@ def train_pix2pix(
                 if opts.lambda_fm > 0:
                     with torch.no_grad():
                         _, feats_real = D(torch.cat([cond, y], 1), features=True)
-                    g_fm = sum(F.l1_loss(a.float(), b.float()) for a, b in zip(feats_fake, feats_real)) / len(feats_real)
+                    for a, b in zip(feats_fake, feats_real):  # summed in order, as sum() did
+                        g_fm = g_fm + F.l1_loss(a.float(), b.float())
+                    g_fm = g_fm / len(feats_real)
                 g_ssim = (1.0 - ssim_torch(fake.float(), y)) if opts.lambda_ssim > 0 else torch.zeros((), device=dev)
                 g_loss = g_gan + opts.lambda_l1 * g_l1 + opts.lambda_fm * g_fm + opts.lambda_ssim * g_ssim
             opt_g.zero_grad(set_to_none=True)
@@ -226,7 +228,7 @@ def train_pix2pix(
                 "g_ssim": f"{float(g_ssim):.4f}",
                 "d_loss": f"{d_loss.item():.4f}",
             }
-            if not all(math.isfinite(float(row[k])) for k in ("g_gan", "g_l1", "d_loss")):
+            if not all(math.isfinite(float(str(row[k]))) for k in ("g_gan", "g_l1", "d_loss")):
                 raise RuntimeError(f"training diverged at step {step}: {row}")
             log.writerow(row)
             bar.update(1)
