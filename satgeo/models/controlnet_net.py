@@ -66,15 +66,9 @@ class SatControlNet(ControlNetModel):
         return output if self._extra_emb is None else output + self._extra_emb.to(output.dtype)
 
     def forward(
-        self,
-        sample: torch.Tensor,
-        timestep: torch.Tensor | float | int,
-        encoder_hidden_states: torch.Tensor,
-        controlnet_cond: torch.Tensor,
-        conditioning_scale: float = 1.0,
-        metadata: torch.Tensor | None = None,
-        cond_metadata: torch.Tensor | None = None,
-        **kwargs: Any,
+        self, sample: torch.Tensor, timestep: torch.Tensor | float | int, encoder_hidden_states: torch.Tensor,
+        controlnet_cond: torch.Tensor, conditioning_scale: float = 1.0, metadata: torch.Tensor | None = None,
+        cond_metadata: torch.Tensor | None = None, **kwargs: Any,
     ) -> Any:
         """The stock forward (down and mid residuals) with the metadata summed into the time embedding."""
         extra = None

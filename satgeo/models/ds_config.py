@@ -112,28 +112,20 @@ def _lora(v: object) -> LoraSpec:
     return LoraSpec(rank, _positive_float(v.get("alpha", rank)), tuple(targets))
 
 
+_NON_NEGATIVE_INT = (lambda v: _positive_int(v, zero=True), "an integer >= 0 (px)")
 _PARSERS: dict[str, tuple[Any, str]] = {
-    "name": (_text, "a string"),
+    **{key: (_text, "a string") for key in (
+        "name", "training_data", "license", "attribution", "description", "scheduler", "family", "base", "caption",
+    )},
+    **{key: (_positive_int, "a positive integer") for key in ("tile_size", "window", "region_windows", "steps")},
+    "overlap": _NON_NEGATIVE_INT,
+    "window_overlap": _NON_NEGATIVE_INT,
     "native_gsd": (_positive_float, "a positive number of metres"),
-    "tile_size": (_positive_int, "a positive integer (px)"),
-    "overlap": (lambda v: _positive_int(v, zero=True), "an integer >= 0 (px)"),
     "max_gsd_ratio": (_positive_float, "a positive number"),
-    "training_data": (_text, "a string"),
-    "license": (_text, "a string"),
-    "attribution": (_text, "a string"),
-    "description": (_text, "a string"),
-    "window": (_positive_int, "a positive integer (px)"),
-    "window_overlap": (lambda v: _positive_int(v, zero=True), "an integer >= 0 (px)"),
-    "region_windows": (_positive_int, "a positive integer"),
-    "scheduler": (_text, "a scheduler name"),
-    "steps": (_positive_int, "a positive integer"),
     "guidance": (lambda v: _positive_float(v, zero=True), "a number >= 0"),
-    "family": (_text, "a string"),
-    "base": (_text, "a model name or folder"),
     "lora": (_lora, 'an object {"rank": int, "alpha": number, "targets": [names]}'),
     "condition": (_text_or_table, "a name or an object"),
     "conditioning": (_text_or_table, "a style name or an object of colours"),
-    "caption": (_text, "a caption style"),
 }
 
 
