@@ -22,8 +22,6 @@ from satgeo.models.ds_config import LORA_TARGETS, LoraSpec
 from satgeo.models.lora import lora_config
 from satgeo.train.controlnet import DiffusionTrainOptions, _fit, _start, _write_manifest
 
-TARGETS = list(LORA_TARGETS)
-
 
 def train_lora(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTrainOptions,
                progress: Callable[[int, float], None] | None = None) -> Path:
