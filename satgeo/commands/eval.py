@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from satgeo.models.base import Generator
 
 DEFAULT_MODELS = ("pix2pix-banepa", "flat")
 
@@ -98,7 +102,7 @@ def eval_cmd(ctx, chips_dir, layers, holdout, models, seed, as_json, sheet, cach
     check_masks(train_pairs, "training")
     check_masks(held_pairs, "held-out")
     colours = fit_colours(list(train_pairs.images), list(train_pairs.masks)) if FLAT in models else None
-    gens = {}
+    gens: dict[str, Generator] = {}
     for name in models:
         gen = load_model(name, colours, train_pairs.gsd)
         gens[model_label(name, gen, gens)] = gen

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from satgeo.models.base import Generator
 
 
 def _parse_ns(values: tuple[str, ...]) -> list[int | None]:
@@ -95,7 +99,7 @@ def downstream_cmd(chips_dir, layers, holdout, layer_chips, dubai_root, models, 
         raise InputError("no chip is left for the layer pool the generators render; set --layer-chips")
     colours = fit_colours([s.image for s in data.real_pool], [s.mask for s in data.real_pool])
     gsd = float(sum(s.gsd for s in data.real_pool) / len(data.real_pool))
-    gens = {}
+    gens: dict[str, Generator] = {}
     for name in models:
         gen = load_model(name, colours, gsd)
         gens[model_label(name, gen, gens)] = gen

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from satgeo.models.registry import ModelEntry
 
-def _status(entry) -> tuple[str, Path | None]:
+
+def _status(entry: ModelEntry) -> tuple[str, Path]:
     from satgeo.models.registry import satgeo_home
 
     path = entry.path or satgeo_home() / "models" / entry.name
     return ("ready" if path.exists() else "not downloaded"), path
 
 
-def _source(entry) -> str:
+def _source(entry: ModelEntry) -> str:
     if entry.path is not None:
         return "bundled"
     if entry.zenodo_record:
@@ -25,7 +30,7 @@ def _source(entry) -> str:
     return entry.url or "-"
 
 
-def _folder_summary(path: Path) -> dict:
+def _folder_summary(path: Path) -> dict[str, Any]:
     """What can be read from a checkpoint folder without loading weights."""
     from satgeo.errors import ModelError
     from satgeo.models.diffusionsat import find_controlnet_dir, find_unet_dir, pipeline_root, training_window
@@ -65,7 +70,7 @@ def _folder_summary(path: Path) -> dict:
     return out
 
 
-def _entry_summary(e) -> dict:
+def _entry_summary(e: ModelEntry) -> dict[str, Any]:
     """What the registry knows about a name, downloaded or not: window, base, conditioning, files."""
     from satgeo.models.registry import entries
 
@@ -117,7 +122,7 @@ def register(app: click.Group) -> None:
         from satgeo.models.registry import entries, families
 
         e = entries().get(name)
-        info: dict = {}
+        info: dict[str, Any] = {}
         if e is not None:
             status, path = _status(e)
             info = {"name": e.name, "family": e.family, "status": status, "source": _source(e), "path": str(path),
@@ -154,7 +159,7 @@ def register(app: click.Group) -> None:
 
         from satgeo.models.hub import pull
 
-        bar = None
+        bar: Any = None  # a tqdm bar, once the size is known (tqdm is untyped)
 
         def progress(done: int, total: int | None) -> None:
             nonlocal bar
@@ -163,7 +168,7 @@ def register(app: click.Group) -> None:
             if bar is None or (total is not None and bar.total != total):
                 if bar is not None:
                     bar.close()
-                bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=name, file=click.get_text_stream("stderr"))
+                bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=name, file=sys.stderr)
             bar.update(done - bar.n)
 
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -39,7 +40,7 @@ def _shards(shards, chips, layers, out_dir):
     return [str(p) for p in make_shards(list_chips(chips), list(layers), Path(out_dir) / "shards")]
 
 
-def _progress(steps: int):
+def _progress(steps: int) -> Callable[[int, float], None]:
     from tqdm import tqdm
 
     bar = tqdm(total=steps, desc="train", file=sys.stderr, disable=not sys.stderr.isatty())
@@ -60,8 +61,10 @@ def _base_path(base: str) -> str:
 
 
 def register(app: click.Group) -> None:
-    train = app.commands.get("train")
-    if train is None:  # the pix2pix module normally defines the group; stand alone without it
+    found = app.commands.get("train")
+    if isinstance(found, click.Group):
+        train = found
+    else:  # the pix2pix module normally defines the group; stand alone without it
         @app.group("train")
         def train() -> None:
             """Train models."""

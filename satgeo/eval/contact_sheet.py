@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from satgeo.atomic import atomic_path
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -45,7 +47,6 @@ def save_png(img: Image.Image, path: str | Path) -> Path:
     """Write ``img`` as a PNG at ``path`` atomically (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    img.save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,8 @@ def run_downstream(data: DownstreamData, synthetic: dict[str, list[Sample]], opt
                  "synthetic": {}, "gain": {k: {} for k in synthetic}}
     with torch_threads(opts.threads):
         for n in ns:
-            base_runs, mixed_runs = [], {k: [] for k in synthetic}
+            base_runs: list[dict[str, Any]] = []
+            mixed_runs: dict[str, list[dict[str, Any]]] = {k: [] for k in synthetic}
             for seed in opts.seeds:
                 rng = np.random.default_rng(1000 + seed)
                 subset = [data.real_pool[i] for i in sorted(rng.choice(len(data.real_pool), n, replace=False))]

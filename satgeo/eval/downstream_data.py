@@ -59,14 +59,14 @@ def dubai_data(root: str | Path, layer_tiles: Sequence[str] = DUBAI_LAYER_POOL) 
 def _read(path: Path, bands: int) -> tuple[np.ndarray, float]:
     import rasterio
 
-    from satgeo.train.pairs import chip_grid, ground_gsd
+    from satgeo.train.pairs import chip_grid, chip_gsd
 
     try:
         with rasterio.open(path) as src:
             if src.count < bands:
                 raise InputError(f"{path} has {src.count} band(s); expected {bands}")
             a = src.read(list(range(1, bands + 1)))
-            gsd = ground_gsd(chip_grid(src)) if src.crs is not None else 0.0
+            gsd = chip_gsd(chip_grid(src)) if src.crs is not None else 0.0
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     return a.transpose(1, 2, 0) if bands == 3 else a[0], gsd

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -50,7 +51,17 @@ def _load_script(path: str | Path, what: str) -> torch.jit.ScriptModule:
                          f"give the standard file (see docs/eval.md)") from None
 
 
-def _projected(out) -> torch.Tensor:
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None, option: str) -> _T:
+    """``value``, which its option loaded; calling a metric whose option was not given is a programming error."""
+    if value is None:
+        raise ModelError(f"this metric needs {option}")
+    return value
+
+
+def _projected(out: Any) -> torch.Tensor:
     """transformers < 5 returns the projected embeddings; 5.x returns an output whose pooler_output holds them."""
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
@@ -69,7 +80,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 class ExtraMetrics:
     fid_net: torch.jit.ScriptModule | None = None
     lpips_net: torch.jit.ScriptModule | None = None
-    clip: tuple | None = None  # (model, tokenizer)
+    clip: tuple[Any, Any] | None = None  # (transformers CLIPModel, tokenizer)
     prompt: str = ""
 
     @classmethod
@@ -89,21 +100,23 @@ class ExtraMetrics:
         return out
 
     def _fid_features(self, x: torch.Tensor) -> np.ndarray:
+        net = _given(self.fid_net, "--fid-weights")
         with torch.inference_mode():
             try:
-                f = self.fid_net(x, return_features=True)
+                f = net(x, return_features=True)
             except (RuntimeError, TypeError):
-                f = self.fid_net(x)
+                f = net(x)
         return f.float().reshape(len(x), -1).numpy().astype(np.float64)
 
     def _lpips(self, a: torch.Tensor, b: torch.Tensor) -> float:
+        net = _given(self.lpips_net, "--lpips-weights")
         with torch.inference_mode():
-            fa = self.lpips_net(a, resize_images=False, return_lpips=True)
-            fb = self.lpips_net(b, resize_images=False, return_lpips=True)
+            fa = net(a, resize_images=False, return_lpips=True)
+            fb = net(b, resize_images=False, return_lpips=True)
         return float(((fa - fb) ** 2).sum(1).mean())
 
     def clip_score(self, images: Sequence[np.ndarray]) -> float:
-        model, tok = self.clip
+        model, tok = _given(self.clip, "--clip-model")
         size = model.config.vision_config.image_size
         x = _tiles(images).float() / 255.0
         x = torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)

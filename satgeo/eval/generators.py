@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from satgeo.errors import ModelError
-from satgeo.models.base import Generator, ModelCard
+from satgeo.models.base import Generator, ModelCard, RegionRequest, refuse_conditions
 
 #: ``--model`` value of the flat-colour baseline (each class painted with its mean training colour)
 FLAT = "flat"
@@ -24,9 +24,24 @@ class FlatColourGenerator:
         self.card = ModelCard(name=FLAT, family=FLAT, native_gsd=float(native_gsd), tile_size=tile_size,
                               overlap=overlap, description="flat colour per class, fitted on the training chips")
 
-    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
-                       origins: object = None, field_seed: int = 0, gsd: float | None = None) -> np.ndarray:
+    @property
+    def model_hash(self) -> None:
+        """No weights: the colours are fitted on the chips at each run."""
+        return None
+
+    def batched(self) -> FlatColourGenerator:
+        return self
+
+    def check_conditions(self, paths: Sequence[str]) -> None:
+        refuse_conditions(self.card, paths)
+
+    def generate_batch(self, masks: np.ndarray, noise_seeds: Sequence[int] | None = None, *,
+                       origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0,
+                       gsd: float | None = None) -> np.ndarray:
         return self.colours[np.minimum(np.asarray(masks), len(self.colours) - 1)]
+
+    def generate_region(self, request: RegionRequest) -> np.ndarray:
+        return self.generate_batch(request.masks[None])[0]
 
 
 def fit_colours(images: list[np.ndarray], masks: list[np.ndarray], n_classes: int = 5) -> np.ndarray:

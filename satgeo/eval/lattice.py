@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from satgeo.models.base import Generator
 
 #: classes rendered as uniform areas (satgeo mask codes), as in issue #11's check
 UNIFORM_CLASSES = {"background": 0, "building": 1, "water": 3, "vegetation": 4}
@@ -43,7 +47,7 @@ def lattice_share(images: Sequence[np.ndarray], stride: int, origin: tuple[int, 
             "cells": n, "grey_std": round(sd, 3)}
 
 
-def uniform_lattice(gen, windows: int = 8, seed: int = 0) -> dict:
+def uniform_lattice(gen: Generator, windows: int = 8, seed: int = 0) -> dict[str, Any]:
     """``lattice_share`` of uniform renders of each ``UNIFORM_CLASSES`` class over windows x windows windows.
 
     Rendered through the engine (``render_mask``) at the model's native GSD; the fold is at the
@@ -54,7 +58,7 @@ def uniform_lattice(gen, windows: int = 8, seed: int = 0) -> dict:
     card = gen.card
     stride = int(card.tile_size) - int(card.overlap)
     side = windows * stride + int(card.overlap)
-    out = {"stride": stride, "windows": windows, "size_px": side}
+    out: dict[str, Any] = {"stride": stride, "windows": windows, "size_px": side}
     for name, code in UNIFORM_CLASSES.items():
         img = render_mask(gen, np.full((side, side), code, np.uint8), seed)
         out[name] = lattice_share([img], stride)

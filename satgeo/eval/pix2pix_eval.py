@@ -9,11 +9,12 @@ Scores are PSNR and SSIM against the real chip, averaged over chips.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from satgeo.eval.metrics import psnr, ssim
+from satgeo.models.base import Generator
+from satgeo.train.metrics import score
 from satgeo.train.pairs import Pairs
 
 
@@ -34,21 +35,15 @@ def flat_colour_image(mask: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return colours[np.minimum(mask, len(colours) - 1)]
 
 
-def score(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict:
-    p = [psnr(a, b) for a, b in zip(preds, truths)]
-    s = [ssim(a, b) for a, b in zip(preds, truths)]
-    return {"psnr": round(float(np.mean(p)), 3), "ssim": round(float(np.mean(s)), 4),
-            "ssim_per_chip": [round(v, 4) for v in s]}
-
-
-def evaluate(gen, held: Pairs, train: Pairs | None, baselines: bool = True, seed: int = 0) -> dict:
+def evaluate(gen: Generator, held: Pairs, train: Pairs | None, baselines: bool = True,
+             seed: int = 0) -> dict[str, Any]:
     """Scores of ``gen`` (and the baselines) on ``held``; ``train`` fits the flat colours."""
     from satgeo.models.pix2pix import Pix2PixGenerator
     from satgeo.models.pix2pix_nets import init_weights
     from satgeo.render.engine import render_mask
 
     truths = list(held.images)
-    out: dict = {"chips": list(held.names), "model": {"name": gen.card.name, "native_gsd": gen.card.native_gsd,
+    out: dict[str, Any] = {"chips": list(held.names), "model": {"name": gen.card.name, "native_gsd": gen.card.native_gsd,
                                                       **score([render_mask(gen, m, seed) for m in held.masks], truths)}}
     if baselines:
         if train is not None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from satgeo.eval.lattice import lattice_share, uniform_lattice
 from satgeo.eval.realism import C2STConfig, c2st, kid
 from satgeo.eval.segmenter import (
     Sample,
+    Segmenter,
     SegmenterConfig,
     cached_segmenter,
     evaluate_segmenter,
@@ -30,6 +32,9 @@ from satgeo.eval.segmenter import (
     torch_threads,
 )
 from satgeo.train.pairs import Pairs
+
+if TYPE_CHECKING:
+    from satgeo.eval.extras import ExtraMetrics
 
 
 @dataclass
@@ -42,7 +47,7 @@ class QualityOptions:
     threads: int | None = 1
     cache_dir: str | Path | None = None
     sheet: str | Path | None = None
-    extras: object | None = None  # satgeo.eval.extras.ExtraMetrics, when weight files were given
+    extras: ExtraMetrics | None = None  # when weight files were given
 
 
 def as_samples(pairs: Pairs) -> list[Sample]:
@@ -56,7 +61,8 @@ def check_masks(pairs: Pairs, what: str) -> None:
                          f"(check the layer and its CRS)")
 
 
-def _layout(seg, masks: Sequence[np.ndarray], images: Sequence[np.ndarray], names: Sequence[str]) -> dict:
+def _layout(seg: Segmenter, masks: Sequence[np.ndarray] | np.ndarray, images: Sequence[np.ndarray] | np.ndarray,
+            names: Sequence[str]) -> dict[str, Any]:
     res = evaluate_segmenter(seg, [Sample(n, i, m, 1.0) for n, i, m in zip(names, images, masks)])
     return {"layout_iou": res["iou"], "layout_f1": res["f1"], "layout_miou": res["miou"]}
 
@@ -75,7 +81,7 @@ def _real_section(seg, held: Pairs, real_feats: np.ndarray, opts: QualityOptions
 
 
 def score_model(gen, seg, held: Pairs, generated: list[np.ndarray], real_feats: np.ndarray, opts: QualityOptions) -> dict:
-    from satgeo.eval.pix2pix_eval import score
+    from satgeo.train.metrics import score
 
     t0 = time.time()
     out: dict = {"family": gen.card.family, "native_gsd": gen.card.native_gsd}
@@ -106,10 +112,12 @@ def evaluate_quality(models: dict, train: Pairs, held: Pairs, opts: QualityOptio
         strides = [g.card.tile_size - g.card.overlap for g in models.values()]
         real_feats = seg.features(list(held.images), opts.kid_patch)
         real = _real_section(seg, held, real_feats, opts, strides[0] if strides else 192)
-        scored, generated = {}, {}
+        scored: dict[str, dict[str, Any]] = {}
+        generated: dict[str, Sequence[np.ndarray]] = {}
         for label, gen in models.items():
-            generated[label] = [render_mask(gen, m, opts.seed) for m in held.masks]
-            scored[label] = score_model(gen, seg, held, generated[label], real_feats, opts)
+            images = [render_mask(gen, m, opts.seed) for m in held.masks]
+            generated[label] = images
+            scored[label] = score_model(gen, seg, held, images, real_feats, opts)
     if opts.sheet:
         from satgeo.eval.contact_sheet import contact_sheet
 

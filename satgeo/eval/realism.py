@@ -27,13 +27,15 @@ from satgeo.eval.segmenter import to_input
 
 @dataclass(frozen=True)
 class C2STConfig:
-    patch: int = 64  # px after downsampling
-    scale: int = 2
-    folds: int = 4
-    steps: int = 200
-    batch: int = 32
-    lr: float = 1e-3
-    seed: int = 0
+    """The classifier two-sample test: how chips are cut into patches, and how the critic is fitted."""
+
+    patch: int = 64  # patch side, px after downsampling
+    scale: int = 2  # area-averaging factor applied to the chips first
+    folds: int = 4  # chip-level cross-validation folds (at most one per chip)
+    steps: int = 200  # Adam steps per fold
+    batch: int = 32  # patches per step
+    lr: float = 1e-3  # Adam learning rate
+    seed: int = 0  # patch sampling and critic initialisation
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satgeo.atomic import atomic_path
 from satgeo.errors import InputError
 from satgeo.train.landcover import IGNORE, LandcoverPair, downsample_pair
 from satgeo.train.pairs import random_crop
@@ -45,14 +46,16 @@ WORK_GSD = 0.5
 
 @dataclass(frozen=True)
 class SegmenterConfig:
-    n_classes: int = 5
-    width: int = 8
-    scale: int = 4
-    crop: int = 96
-    batch: int = 8
-    steps: int = 400
-    lr: float = 2e-3
-    seed: int = 0
+    """The reference segmenter's size and training (also its cache key: every field counts)."""
+
+    n_classes: int = 5  # mask classes it predicts
+    width: int = 8  # channels of its first level
+    scale: int = 4  # area-averaging factor to WORK_GSD (see ``scale_for``)
+    crop: int = 96  # training crop side, px after downsampling
+    batch: int = 8  # crops per Adam step
+    steps: int = 400  # Adam steps
+    lr: float = 2e-3  # Adam learning rate
+    seed: int = 0  # crop sampling and initialisation
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -235,9 +238,8 @@ def cached_segmenter(samples: Sequence[Sample], config: SegmenterConfig, cache_d
     seg = train_segmenter(samples, config)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file({k: v.contiguous() for k, v in seg.net.state_dict().items()}, str(tmp))
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file({k: v.contiguous() for k, v in seg.net.state_dict().items()}, str(tmp))
     return seg, False
 
 

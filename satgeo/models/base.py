@@ -1,23 +1,29 @@
-"""What the render engine needs from a model family.
+"""What the render engine needs from a model family: the whole contract, typed.
 
 A generator turns the class mask of one *region* (a piece of the area on the model's
 native grid) into RGB pixels. Each family keeps its own way of staying seamless inside a
 region (pixel feathering for pix2pix, latent MultiDiffusion for diffusion models); the
 engine cuts large areas into overlapping regions and feathers between them.
 
-Noise must come from ``region_noise_seed`` style hashing of (seed, lattice, pixel
-coordinates) so the same request gives the same pixels whatever order regions run in.
+Everything the engine, the CLI and the server call is declared here: ``Generator`` (``card``,
+``model_hash``, ``generate_region``, ``batched`` and ``check_conditions``) and, for families that
+take whole window batches, ``BatchGenerator``. Callers ask ``gen.batched()`` instead of probing
+attributes.
+
+Noise must come from hashing (seed, lattice, pixel coordinates) (``satgeo.models.noise_field``
+``window_noise_seed``), so the same request gives the same pixels whatever order regions run in.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from satgeo.errors import InputError
 from satgeo.geo.grid import Grid
 
 
@@ -42,22 +48,62 @@ class ModelCard:
 
 @dataclass
 class RegionRequest:
-    """One region to generate, on the model's native grid."""
+    """One region to generate, on the model's native grid.
+
+    The optional fields left at None fall back to the model's own defaults (``satgeo.json`` for
+    diffusion models): ``steps``, ``guidance`` and ``scheduler`` are read by the diffusion
+    families; ``noise_seed`` by pix2pix (its per-window dropout seed, hashed from ``seed``,
+    ``lattice_key`` and ``origin`` when None); ``lattice_key`` names the global lattice so
+    noise differs between lattices that share pixel coordinates.
+    """
 
     masks: np.ndarray  # (H, W) uint8 class mask (satgeo.geo.masks classes)
     grid: Grid  # the region's grid, at the model's native GSD
     seed: int
     origin: tuple[int, int]  # (row, col) of the region's top-left pixel in the request's lattice
     prompt: str | None = None
-    metadata: list[float] | None = None  # raw DiffusionSat metadata of the whole request, or None
-    steps: int | None = None
+    metadata: Sequence[float | None] | None = None  # raw DiffusionSat metadata of the whole request, or None
+    steps: int | None = None  # denoising steps (diffusion families)
+    guidance: float | None = None  # classifier-free guidance scale (diffusion families)
+    scheduler: str | None = None  # sampler name, see ``satgeo.models.ds_speed.make_scheduler``
+    noise_seed: int | None = None  # pix2pix: this window's 63-bit dropout-noise seed
+    lattice_key: str | None = None  # ``satgeo.render.plan.Lattice.key`` of the request's lattice
+    condition_rasters: tuple[str, ...] = ()  # low-res imagery for conditional (super-resolution) ControlNets
     progress: Callable[[float], None] | None = None  # fraction 0..1 of this region
     cancel: threading.Event | None = None
-    extra: dict = field(default_factory=dict)
 
 
-@runtime_checkable
-class BatchGenerator(Protocol):
+class Generator(Protocol):
+    """A loaded model, as the render engine, the server and evaluation use it."""
+
+    @property
+    def card(self) -> ModelCard: ...
+
+    @property
+    def model_hash(self) -> str | None:
+        """sha256 identifying the weights (recorded in provenance tags); None for fitted baselines."""
+        ...
+
+    def generate_region(self, request: RegionRequest) -> np.ndarray:
+        """(H, W, 3) uint8 RGB for ``request.masks``; deterministic for (seed, origin, masks)."""
+        ...
+
+    def batched(self) -> BatchGenerator | None:
+        """This generator as a ``BatchGenerator`` when it takes whole window batches, else None."""
+        ...
+
+    def check_conditions(self, paths: Sequence[str]) -> None:
+        """Refuse ``--condition-raster`` inputs this model cannot use (one-line InputError), before compute."""
+        ...
+
+
+def refuse_conditions(card: ModelCard, paths: Sequence[str]) -> None:
+    """``check_conditions`` of the families that take no conditioning rasters."""
+    if paths:
+        raise InputError(f"model {card.name!r} takes no --condition-raster (only DiffusionSat ControlNets do)")
+
+
+class BatchGenerator(Generator, Protocol):
     """A generator the engine can hand whole window batches (pix2pix-like families).
 
     ``masks`` are (N, T + 2c, T + 2c) with c = ``card.context``; the result is (N, T, T, 3) uint8.
@@ -65,17 +111,6 @@ class BatchGenerator(Protocol):
     global noise field, ``gsd`` is the lattice GSD; ``noise_seeds`` are per-window seeds.
     """
 
-    card: ModelCard
-
-    def generate_batch(self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
+    def generate_batch(self, masks: np.ndarray, noise_seeds: Sequence[int] | None = None, *,
                        origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0,
                        gsd: float | None = None) -> np.ndarray: ...
-
-
-@runtime_checkable
-class Generator(Protocol):
-    card: ModelCard
-
-    def generate_region(self, request: RegionRequest) -> np.ndarray:
-        """(H, W, 3) uint8 RGB for ``request.masks``; deterministic for (seed, origin, masks)."""
-        ...

@@ -24,10 +24,19 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from satgeo.errors import InputError, ModelError
+from satgeo.geo.grid import Grid
+from satgeo.models.base import Generator
+
+if TYPE_CHECKING:
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from satgeo.geo.area import Area
 
 #: fMoW-Sentinel's 13 bands (Sentinel-2 L1C) and their mean/std (DiffusionSat's SentinelNormalize).
 S2_L1C = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
@@ -75,7 +84,7 @@ TEXAS_SR = ConditionSpec("raster", channels=3, frames=3, temporal=True, scale=1,
 KNOWN_SPECS = {"fmow-sentinel": FMOW_SR, "texas": TEXAS_SR, "map": MAP}
 
 
-def spec_for(config: dict, temporal: bool, declared: dict | str | None = None) -> ConditionSpec:
+def spec_for(config: dict[str, Any], temporal: bool, declared: dict[str, Any] | str | None = None) -> ConditionSpec:
     """The spec of a ControlNet from what the registry/satgeo.json declares, else from its config.
 
     A declared spec whose channels or scale disagree with the config is refused (ModelError):
@@ -97,8 +106,9 @@ def spec_for(config: dict, temporal: bool, declared: dict | str | None = None) -
         except TypeError as exc:
             raise ModelError(f"bad conditioning declaration {declared}: {exc}") from None
     elif temporal:
-        spec = replace(TEXAS_SR, frames=None, channels=channels) if channels == 3 else None
-        if spec is None:
+        if channels == 3:
+            spec = replace(TEXAS_SR, frames=None, channels=channels)
+        else:
             raise ModelError(f"3D ControlNet with {channels} conditioning channels: declare its inputs in satgeo.json "
                              '"condition" (channels, frames, bands, normalize)')
     elif channels == 3 and scale == 1:
@@ -128,8 +138,8 @@ class ConditionRaster:
     """A conditioning raster as opened: where it is and what its own metadata says."""
 
     path: str
-    crs: object
-    transform: object
+    crs: CRS
+    transform: Affine
     width: int
     height: int
     count: int
@@ -254,7 +264,7 @@ def _normalize(data: np.ndarray, spec: ConditionSpec) -> np.ndarray:
     raise ModelError(f"unknown conditioning normalisation {spec.normalize!r}; use unit or sentinel2-fmow")
 
 
-def read_onto(r: ConditionRaster, spec: ConditionSpec, grid) -> np.ndarray:
+def read_onto(r: ConditionRaster, spec: ConditionSpec, grid: Grid) -> np.ndarray:
     """(C, H, W) float32: ``r``'s bands reprojected onto ``grid`` and normalised for the checkpoint.
 
     Bilinear when the grid is finer than the raster (as the training's resize), average when coarser.
@@ -275,7 +285,7 @@ def read_onto(r: ConditionRaster, spec: ConditionSpec, grid) -> np.ndarray:
     return _normalize(dst, spec)
 
 
-def covers(r: ConditionRaster, crs, bounds: tuple[float, float, float, float]) -> bool:
+def covers(r: ConditionRaster, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
     """Does the raster's footprint contain ``bounds`` (in ``crs``)?"""
     from rasterio.warp import transform_bounds
 
@@ -286,14 +296,9 @@ def covers(r: ConditionRaster, crs, bounds: tuple[float, float, float, float]) -
     return min(x0, x1) - eps <= w and e <= max(x0, x1) + eps and min(y0, y1) - eps <= s and n <= max(y0, y1) + eps
 
 
-def validate_request(gen, paths: Sequence[str], area) -> None:
+def validate_request(gen: Generator, paths: Sequence[str], area: Area | None) -> None:
     """CLI/server check before any compute: the model takes these rasters and they cover the area."""
-    check = getattr(gen, "check_conditions", None)
-    if check is None:
-        if paths:
-            raise InputError(f"model {gen.card.name!r} takes no --condition-raster (only DiffusionSat ControlNets do)")
-        return
-    check(paths)
+    gen.check_conditions(paths)
     if paths and area is not None:
         for p in paths:
             if not covers(open_condition(p), area.work_crs(), area.work_geometry().bounds):

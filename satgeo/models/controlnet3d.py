@@ -23,15 +23,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.configuration_utils import register_to_config
 from diffusers.models import TransformerTemporalModel
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
-from diffusers.models.modeling_utils import ModelMixin
 from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2DCrossAttn, get_down_block
 from torch import nn
 
 from satgeo.errors import ModelError
-from satgeo.models.satunet import build_strict, metadata_embedding, read_config
+from satgeo.models.hf_types import ConfigMixin, ModelMixin
+from satgeo.models.satunet import SatUNet, build_strict, metadata_embedding, read_config
 
 CLASS_NAME = "ControlNetModel3D"
 
@@ -155,7 +155,7 @@ class SatControlNet3D(ModelMixin, ConfigMixin):
         )
 
     @classmethod
-    def from_unet(cls, unet, conditioning_in_channels: int = 3, use_temporal_transformer: bool = True,
+    def from_unet(cls, unet: SatUNet, conditioning_in_channels: int = 3, use_temporal_transformer: bool = True,
                   conditioning_embedding_out_channels: Sequence[int] = (16, 32, 96, 256)) -> SatControlNet3D:
         """A 3D ControlNet initialised from ``unet`` as the official ``from_unet`` does (encoder copied)."""
         c = unet.config
@@ -181,7 +181,15 @@ class SatControlNet3D(ModelMixin, ConfigMixin):
         """(N, M) -> (N, D) or (N, M, T) -> (N, T, D): the sum over the per-value MLPs."""
         shape = vec.shape
         proj = self.time_proj(vec.reshape(-1)).reshape(*shape, -1).to(dtype)
-        return sum(mlp(proj[:, i]) for i, mlp in enumerate(self.metadata_embedding))
+        if self.metadata_embedding is None:
+            raise ModelError("this 3D ControlNet has no metadata embedding")
+        out: torch.Tensor | None = None
+        for i, mlp in enumerate(self.metadata_embedding):  # summed in order, as sum() did
+            e = mlp(proj[:, i])
+            out = e if out is None else out + e
+        if out is None:
+            raise ModelError("metadata embedding with no per-value MLPs")
+        return out
 
     def forward(  # noqa: C901 - one pass mirroring the official forward
         self,
@@ -231,7 +239,8 @@ class SatControlNet3D(ModelMixin, ConfigMixin):
         down = []
         for i, (skip, conv) in enumerate(zip(skips, self.controlnet_down_blocks)):
             r = conv(per_frame(skip))
-            if self.temporal_blocks is not None and not isinstance(self.temporal_blocks[i], nn.Identity):
+            if (self.temporal_blocks is not None and self.mixing_attns is not None
+                    and not isinstance(self.temporal_blocks[i], nn.Identity)):
                 alpha = self.mixing_attns[i].clamp(0.0, 1.0).to(r.dtype)
                 flat = r.permute(0, 2, 1, 3, 4).reshape(n * frames, *r.shape[1:2], *r.shape[3:])
                 mixed = per_frame(self.temporal_blocks[i](flat, num_frames=frames).sample)

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from satgeo.errors import ModelError
+from satgeo.models.ds_config import CONFIG_FILE, read_satgeo_config
+
+if TYPE_CHECKING:
+    from satgeo.models.registry import ModelEntry
 
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
@@ -105,19 +111,8 @@ def is_diffusionsat_folder(path: Path) -> bool:
     return (root / "vae").is_dir() and (root / "text_encoder").is_dir() and unet_dir.exists()
 
 
-def read_card_overrides(root: Path) -> dict:
-    """Optional ``satgeo.json`` beside model_index.json: name, native_gsd, window, tile_size, license..."""
-    f = root / "satgeo.json"
-    if not f.exists():
-        return {}
-    try:
-        return json.loads(f.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{f} is not valid JSON: {exc}") from None
-
-
 @contextmanager
-def quiet_hf():
+def quiet_hf() -> Iterator[None]:
     """Silence diffusers/transformers progress bars and dtype chatter while loading local folders."""
     import diffusers.utils.logging as dlog
     import transformers.utils.logging as tlog
@@ -139,7 +134,7 @@ def quiet_hf():
 # ----------------------------------------------------------------------------- windows
 
 
-def entry_for_folder(path: Path):
+def entry_for_folder(path: Path) -> ModelEntry | None:
     """The registry entry whose cache (or bundled) folder is ``path`` or contains it, if any."""
     from satgeo.models.registry import entries, satgeo_home
 
@@ -161,25 +156,24 @@ def _known_release(path: Path) -> tuple[int, str] | None:
     return None
 
 
-def training_window(folders: list[Path], unet_config: dict, vae_scale: int) -> tuple[int, str]:
+def training_window(folders: Sequence[Path], unet_config: Mapping[str, Any], vae_scale: int) -> tuple[int, str]:
     """(window px, where it came from) for a model made of ``folders`` (most specific first).
 
     ``folders`` is e.g. [controlnet folder, base pipeline folder]: a ControlNet's own training
     size wins over its base's (DiffusionSat's Texas ControlNet runs at 256 px over the 512 px UNet).
     """
     for folder in folders:
-        o = read_card_overrides(folder)
-        if "window" in o:
-            return int(o["window"]), f"{folder / 'satgeo.json'}"
+        cfg = read_satgeo_config(folder)
+        if cfg.window is not None:
+            return cfg.window, f"{folder / CONFIG_FILE}"
         e = entry_for_folder(folder)
-        if e is not None and getattr(e, "window", None):
+        if e is not None and e.window:
             return int(e.window), f"registry entry {e.name}"
         known = _known_release(folder)
         if known is not None:
             return known
-        size = (o.get("training") or {}).get("size")
-        if size:
-            return int(size), f"{folder / 'satgeo.json'} training size"
+        if cfg.training_size is not None:
+            return cfg.training_size, f"{folder / CONFIG_FILE} training size"
     sample = unet_config.get("sample_size") or 64
     if isinstance(sample, (list, tuple)):
         sample = sample[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -52,7 +53,7 @@ def plan_speed(device: str | torch.device | None = None, dtype: torch.dtype | No
     return SpeedPlan(device=device, dtype=dtype, compile=device.type == "cuda", max_batch=16 if device.type == "cuda" else 8)
 
 
-def make_scheduler(config: dict, kind: str | None = None):
+def make_scheduler(config: dict[str, Any], kind: str | None = None) -> Any:
     """The checkpoint's scheduler, or DPM-Solver++ (2M) built from the same noise schedule."""
     import diffusers
 

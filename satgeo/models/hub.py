@@ -16,14 +16,15 @@ import hashlib
 import http.client
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from satgeo.atomic import atomic_path
 from satgeo.errors import InputError, ModelError
+from satgeo.hashing import file_digest
 
 CHUNK = 1 << 20
 
@@ -32,14 +33,6 @@ def satgeo_home() -> Path:
     from satgeo.models.registry import satgeo_home as _home
 
     return _home()
-
-
-def sha256_file(path: Path, chunk: int = CHUNK, algorithm: str = "sha256") -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _parse_checksum(checksum: str | None) -> tuple[str, str] | None:
@@ -68,7 +61,7 @@ def download(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     check = _parse_checksum(sha256)
-    if dest.exists() and (check is None or sha256_file(dest, algorithm=check[0]) == check[1]):
+    if dest.exists() and (check is None or file_digest(dest, check[0]) == check[1]):
         return dest
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -107,14 +100,14 @@ def download(
                     f"download of {dest.name} stopped at {done} of {total} bytes; run the same command again to resume"
                 )
     if check is not None:
-        got = sha256_file(part, algorithm=check[0])
+        got = file_digest(part, check[0])
         if got != check[1]:
             part.unlink(missing_ok=True)
             raise ModelError(
                 f"checksum mismatch for {dest.name}: expected {check[0]} {check[1][:12]}..., got {got[:12]}...; "
                 "the partial file was deleted, run the pull again"
             )
-    os.replace(part, dest)
+    os.replace(part, dest)  # not satgeo.atomic: the .part file keeps a fixed name so a rerun resumes it
     return dest
 
 
@@ -135,17 +128,13 @@ def unpack_zip(zip_path: Path, dest: Path) -> Path:
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
-    try:
+    with atomic_path(dest) as tmp:
+        tmp.mkdir()
         try:
             with zipfile.ZipFile(zip_path) as zf:
                 zf.extractall(tmp, members=_safe_members(zf, tmp))
         except zipfile.BadZipFile:
             raise ModelError(f"{zip_path} is not a valid zip archive (truncated download?)") from None
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
@@ -195,14 +184,17 @@ def hub_snapshot(hub_id: str, dest: Path, allow: tuple[str, ...] | list[str] = (
     return Path(got)
 
 
-def verify_files(folder: Path, checksums, source: str) -> None:
+def verify_files(folder: Path, checksums: Sequence[tuple[str, str]], source: str) -> None:
     """Check downloaded files against registered checksums; a mismatch deletes the file and raises."""
     for rel, checksum in checksums:
         f = Path(folder) / rel
-        algo, digest = _parse_checksum(checksum)
+        parsed = _parse_checksum(checksum)
+        if parsed is None:  # an empty checksum: nothing to check
+            continue
+        algo, digest = parsed
         if not f.exists():
             raise ModelError(f"{source} did not provide {rel}; run the pull again or fetch it by hand (`satgeo models info`)")
-        got = sha256_file(f, algorithm=algo)
+        got = file_digest(f, algo)
         if got != digest:
             f.unlink()
             raise ModelError(
@@ -248,16 +240,15 @@ def pull(name: str, progress: Callable[[int, int | None], None] | None = None) -
     if entry.path is not None:
         return entry.path
     if entry.zenodo_record:
-        tmp = dest.with_name(dest.name + ".part")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for f in zenodo_files(entry.zenodo_record):
-            archive = download(f["url"], satgeo_home() / "downloads" / f["key"], f.get("checksum"), progress)
-            if zipfile.is_zipfile(archive):
-                unpack_zip(archive, tmp / Path(f["key"]).stem)
-            else:
-                tmp.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(archive, tmp / f["key"])
-        os.replace(tmp, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(dest) as tmp:
+            tmp.mkdir()
+            for f in zenodo_files(entry.zenodo_record):
+                archive = download(f["url"], satgeo_home() / "downloads" / f["key"], f.get("checksum"), progress)
+                if zipfile.is_zipfile(archive):
+                    unpack_zip(archive, tmp / Path(f["key"]).stem)
+                else:
+                    shutil.copy2(archive, tmp / f["key"])
         return dest
     if entry.url:
         fname = entry.url.rstrip("/").split("/")[-1].split("?")[0] or f"{entry.name}.bin"
@@ -265,13 +256,15 @@ def pull(name: str, progress: Callable[[int, int | None], None] | None = None) -
         if zipfile.is_zipfile(archive):
             unpack_zip(archive, dest)
         else:
-            dest.mkdir(parents=True)
-            shutil.copy2(archive, dest / fname)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dest) as tmp:
+                tmp.mkdir()
+                shutil.copy2(archive, tmp / fname)
         return dest
     if entry.hub_id:
         tmp = dest.with_name(dest.name + ".part")
         hub_snapshot(entry.hub_id, tmp, entry.hub_files)
         verify_files(tmp, entry.checksums, entry.hub_id)
-        os.replace(tmp, dest)
+        os.replace(tmp, dest)  # not satgeo.atomic: a fixed .part name lets the hub resume an interrupted pull
         return dest
     raise ModelError(f"model {name!r} has no download source; copy its folder to {dest}")

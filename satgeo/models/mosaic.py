@@ -21,11 +21,16 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from satgeo.errors import Cancelled
+from satgeo.models.ds_speed import make_scheduler
+
+if TYPE_CHECKING:
+    from satgeo.models.ds_pipeline import DiffusionSatPipeline
 
 NOISE_BLOCK = 64  # latent pixels per side of one noise block
 _U64 = (1 << 64) - 1
@@ -69,7 +74,7 @@ def window_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-def feather(size: int, device=None) -> torch.Tensor:
+def feather(size: int, device: torch.device | None = None) -> torch.Tensor:
     """1-D weights rising linearly from the edges (never zero)."""
     i = torch.arange(size, dtype=torch.float32, device=device)
     return torch.minimum(i + 1, size - i) / ((size + 1) / 2)
@@ -87,7 +92,7 @@ def plan_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
 
 
 def denoise_region(
-    pipe,
+    pipe: DiffusionSatPipeline,
     noise: torch.Tensor,
     windows: Sequence[Window],
     embeds: Callable[[Sequence[int]], torch.Tensor],
@@ -111,8 +116,6 @@ def denoise_region(
     metadata per window (default: ``metadata``). ``order`` permutes the batching order (results are
     identical by construction).
     """
-    from satgeo.models.diffusionsat import make_scheduler
-
     device = pipe.plan.device
     sched = make_scheduler(pipe.scheduler_config, scheduler)
     sched.set_timesteps(steps, device=device)
@@ -168,7 +171,7 @@ def denoise_region(
     return latents
 
 
-def decode_tiled(pipe, latents: torch.Tensor, tile: int = 96, overlap: int = 16) -> torch.Tensor:
+def decode_tiled(pipe: DiffusionSatPipeline, latents: torch.Tensor, tile: int = 96, overlap: int = 16) -> torch.Tensor:
     """Decode (1,4,h,w) latents to (3,H,W) in [0,1]; large latents in feathered overlapping tiles.
 
     Tiles share ``overlap`` latent pixels and are cross-faded with linear ramps. Tiles are
@@ -195,19 +198,3 @@ def decode_tiled(pipe, latents: torch.Tensor, tile: int = 96, overlap: int = 16)
 def to_uint8(img: torch.Tensor) -> np.ndarray:
     """(3,H,W) [0,1] -> (H,W,3) uint8."""
     return (img.permute(1, 2, 0).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
-
-
-def seam_ratio(image: np.ndarray, row_seams: Sequence[int], col_seams: Sequence[int]) -> float:
-    """DESIGN.md seam measure: mean |diff| across the given borders / mean |diff| of all adjacent pairs.
-
-    ``row_seams`` are rows r where pixels r-1 and r meet at a border (likewise columns).
-    """
-    a = image.astype(np.float64)
-    dv = np.abs(a[1:] - a[:-1])  # (H-1, W, C): pair (r-1, r) at index r-1
-    dh = np.abs(a[:, 1:] - a[:, :-1])
-    overall = (dv.sum() + dh.sum()) / (dv.size + dh.size)
-    parts = [dv[r - 1] for r in row_seams] + [dh[:, c - 1] for c in col_seams]
-    if not parts:
-        raise ValueError("no seams given")
-    across = sum(p.sum() for p in parts) / sum(p.size for p in parts)
-    return float(across / overall)

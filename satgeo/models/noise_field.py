@@ -10,10 +10,15 @@ order, on any machine. Two kinds of channel:
 
 Hashing is splitmix64 over uint64 arithmetic (wrapping), and interpolation is float32
 elementwise arithmetic: bit-identical everywhere.
+
+The seeds themselves (``window_noise_seed`` per window, ``field_noise_seed`` per field) are
+63-bit BLAKE2b hashes of (seed, lattice key, ...): the one definition the render engine
+(``satgeo.render.noise``) and the families share.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +27,21 @@ _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _ROW = np.uint64(0xD1B54A32D192ED03)
 _COL = np.uint64(0xABC98388FB8FAC03)
 _CHAN = np.uint64(0x8CB92BA72F3D8DD7)
+
+
+def hash63(text: str) -> int:
+    """A 63-bit integer hash (BLAKE2b, 8 bytes, little-endian) of ``text``."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") & ((1 << 63) - 1)
+
+
+def window_noise_seed(seed: int, lattice_key: str, row: int, col: int) -> int:
+    """63-bit noise seed of the window whose top-left lattice pixel is (row, col): order-independent."""
+    return hash63(f"{int(seed)}|{lattice_key}|{int(row)}|{int(col)}")
+
+
+def field_noise_seed(seed: int, lattice_key: str) -> int:
+    """63-bit seed of a request's global noise field (``field_noise``)."""
+    return hash63(f"{int(seed)}|{lattice_key}|field")
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:

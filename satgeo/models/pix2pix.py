@@ -25,14 +25,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from satgeo.atomic import atomic_path, write_text
 from satgeo.errors import ModelError
 from satgeo.hashing import file_sha256
-from satgeo.models.base import ModelCard, RegionRequest
-from satgeo.models.noise_field import field_noise
+from satgeo.models.base import ModelCard, RegionRequest, refuse_conditions
+from satgeo.models.noise_field import field_noise, window_noise_seed
 from satgeo.models.pix2pix_nets import LocalGenerator, UNetGenerator
 from satgeo.models.registry import Family, ModelEntry, register_entry, register_family
 
@@ -83,11 +85,11 @@ class Pix2PixConfig:
     noise_white: int = 0  # local: white noise-field channels
     noise_smooth: int = 0  # local: smooth noise-field channels
     noise_cell: int = 32  # local: smooth-noise grid, pixels
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
-        self.palette = tuple(tuple(int(v) for v in c) for c in self.palette)
+        self.palette = tuple((int(c[0]), int(c[1]), int(c[2])) for c in self.palette)
         self.chans = tuple(int(c) for c in self.chans)
         if self.gsd_range is not None:
             lo, hi = (float(v) for v in self.gsd_range)
@@ -126,7 +128,7 @@ class Pix2PixConfig:
         except TypeError as exc:
             raise ModelError(f"bad pix2pix config {path}: {exc}") from None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["family"] = FAMILY
         return d
@@ -148,13 +150,13 @@ class Pix2PixConfig:
 # ---------------------------------------------------------------- state dicts
 
 
-def _strip_prefix(sd: dict) -> dict:
+def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
 
 
-def infer_config(sd: dict) -> Pix2PixConfig:
+def infer_config(sd: dict[str, torch.Tensor]) -> Pix2PixConfig:
     """Architecture of a reference-layout generator state dict, read off its keys and shapes."""
     if "model.model.0.weight" not in sd:
         raise ModelError("not a pix2pix U-Net generator state dict (no 'model.model.0.weight' key)")
@@ -177,7 +179,7 @@ def infer_config(sd: dict) -> Pix2PixConfig:
     )
 
 
-def _load_state(path: Path) -> dict:
+def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -238,12 +240,6 @@ def default_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def window_noise_seed(seed: int, key: str, row: int, col: int) -> int:
-    """A 63-bit noise seed from (seed, lattice key, window origin): order-independent."""
-    h = hashlib.blake2b(f"{int(seed)}|{key}|{int(row)}|{int(col)}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "little") & ((1 << 63) - 1)
-
-
 def input_lut(config: Pix2PixConfig) -> np.ndarray:
     """(256, C) float32: the mask channels of the model input for each mask value (unknown -> background)."""
     idx = np.arange(256)
@@ -281,7 +277,7 @@ class Pix2PixGenerator:
     """A loaded pix2pix model that turns class masks into RGB windows."""
 
     def __init__(
-        self, net: UNetGenerator, config: Pix2PixConfig, weights_path: Path | None = None,
+        self, net: torch.nn.Module, config: Pix2PixConfig, weights_path: Path | None = None,
         device: str | torch.device | None = None, dtype: torch.dtype | None = None,
     ) -> None:
         self.config = config
@@ -289,7 +285,8 @@ class Pix2PixGenerator:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = dtype or default_dtype(self.device)
         # whole-network bf16 (not autocast): no per-call weight casts; channels_last suits oneDNN/cuDNN
-        self.net = net.eval().to(self.device, self.dtype).to(memory_format=torch.channels_last)
+        self.net: torch.nn.Module = net.eval().to(self.device, self.dtype)
+        self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub omits it
         self.weights_path = weights_path
         self._hash: str | None = None
         self._lut = input_lut(config)
@@ -330,7 +327,7 @@ class Pix2PixGenerator:
         return net(x, list(noise_seeds) if noise_seeds is not None and self.config.dropout else None)
 
     def generate_batch(
-        self, masks: np.ndarray, noise_seeds: list[int] | None = None, *,
+        self, masks: np.ndarray, noise_seeds: Sequence[int] | None = None, *,
         origins: Sequence[tuple[int, int]] | None = None, field_seed: int = 0, gsd: float | None = None,
     ) -> np.ndarray:
         """(N, H, W) uint8 masks -> (N, H - 2c, W - 2c, 3) uint8 RGB, c = ``config.context``.
@@ -355,10 +352,16 @@ class Pix2PixGenerator:
         out = y.permute(0, 2, 3, 1).cpu().numpy()
         return np.ascontiguousarray(out[:, c:h - c, c:w - c])
 
+    def batched(self) -> Pix2PixGenerator:
+        return self
+
+    def check_conditions(self, paths: Sequence[str]) -> None:
+        refuse_conditions(self.card, paths)
+
     def generate_region(self, request: RegionRequest) -> np.ndarray:
-        key = request.extra.get("lattice_key") or f"{request.grid.crs.to_string()}|{request.grid.gsd:.6f}"
-        seed = request.extra.get("noise_seed")
+        seed = request.noise_seed
         if seed is None:
+            key = request.lattice_key or f"{request.grid.crs.to_string()}|{request.grid.gsd:.6f}"
             seed = window_noise_seed(request.seed, key, *request.origin)
         out = self.generate_batch(request.masks[None], [seed])[0]
         if request.progress is not None:
@@ -369,7 +372,7 @@ class Pix2PixGenerator:
         return save_pix2pix(self.net, self.config, folder, half=half)
 
 
-def save_pix2pix(net: UNetGenerator, config: Pix2PixConfig, folder: str | Path, half: bool = True) -> Path:
+def save_pix2pix(net: torch.nn.Module, config: Pix2PixConfig, folder: str | Path, half: bool = True) -> Path:
     """Write ``model.safetensors`` (+ ``config.json``) into ``folder``; fp16 weights by default."""
     from safetensors.torch import save_file
 
@@ -377,10 +380,9 @@ def save_pix2pix(net: UNetGenerator, config: Pix2PixConfig, folder: str | Path, 
     folder.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
           for k, v in net.state_dict().items()}
-    tmp = folder / (WEIGHTS_FILE + ".tmp")
-    save_file(sd, str(tmp), metadata={"family": FAMILY, "name": config.name})
-    tmp.replace(folder / WEIGHTS_FILE)
-    (folder / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+        save_file(sd, str(tmp), metadata={"family": FAMILY, "name": config.name})
+    write_text(folder / CONFIG_FILE, json.dumps(config.to_json(), indent=2) + "\n")
     return folder
 
 
@@ -410,7 +412,7 @@ def load_pix2pix(path: str | Path, device: str | None = None, dtype: torch.dtype
     return Pix2PixGenerator(net, config, weights, device=device, dtype=dtype)
 
 
-def _load(path: Path, device: str | None = None, dtype=None) -> Pix2PixGenerator:
+def _load(path: Path, device: str | None = None, dtype: torch.dtype | None = None) -> Pix2PixGenerator:
     return load_pix2pix(path, device=device, dtype=dtype)
 
 

@@ -66,16 +66,18 @@ class SkipBlock(nn.Module):
         bias = norm != "batch"  # batch norm has its own shift
         input_nc = outer_nc if input_nc is None else input_nc
         down_conv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=bias)
+        inner: nn.Module = submodule if submodule is not None else nn.Identity()  # innermost levels have none
+        layers: list[nn.Module]
         if outermost:
             up_conv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
-            layers = [down_conv, submodule, nn.ReLU(True), up_conv, nn.Tanh()]
+            layers = [down_conv, inner, nn.ReLU(True), up_conv, nn.Tanh()]
         elif innermost:
             up_conv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down_conv, nn.ReLU(True), up_conv, _norm(norm, outer_nc)]
         else:
             up_conv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
             layers = [
-                nn.LeakyReLU(0.2, True), down_conv, _norm(norm, inner_nc), submodule,
+                nn.LeakyReLU(0.2, True), down_conv, _norm(norm, inner_nc), inner,
                 nn.ReLU(True), up_conv, _norm(norm, outer_nc),
             ]
             if dropout:
@@ -136,9 +138,12 @@ class PatchDiscriminator(nn.Module):
         layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor, features: bool = False):
+    def forward(self, x: torch.Tensor,
+                features: bool = False) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Patch logits; with ``features`` also the activations after each LeakyReLU (feature matching)."""
         if not features:
-            return self.model(x)
+            out: torch.Tensor = self.model(x)
+            return out
         feats = []
         for layer in self.model:
             x = layer(x)
@@ -216,5 +221,6 @@ def receptive_radius(net: nn.Module, input_nc: int, size: int = 512) -> int:
     probe = copy.deepcopy(net).double().eval()
     x = torch.zeros(1, input_nc, size, size, dtype=torch.float64, requires_grad=True)
     probe(x)[0, :, size // 2, size // 2].sum().backward()
+    assert x.grad is not None  # set by backward() above
     reached = (x.grad.abs().sum((0, 1)) > 0).nonzero()
     return int(size // 2 - reached[:, 0].min())

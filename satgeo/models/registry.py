@@ -9,12 +9,16 @@ folder/file and how to load it into a ``Generator``. ``load_generator`` resolves
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from satgeo.errors import ModelError
 from satgeo.models.base import Generator
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def register_entry(entry: ModelEntry) -> None:
     _ENTRIES[entry.name] = entry
 
 
-def _import_families():
+def _import_families() -> Iterator[None]:
     """Import the family modules one at a time (cheapest first), yielding after each.
 
     Callers stop as soon as what they look for is registered, so a pix2pix model never
@@ -128,7 +132,8 @@ def resolve(name_or_path: str | None) -> tuple[Path, Family]:
     )
 
 
-def load_generator(name_or_path: str | None = None, device: str | None = None, dtype=None) -> Generator:
+def load_generator(name_or_path: str | None = None, device: str | None = None,
+                   dtype: torch.dtype | None = None) -> Generator:
     """Load a model into a ``Generator`` ready for the render engine."""
     path, family = resolve(name_or_path)
     return family.load(path, device=device, dtype=dtype)

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
-from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.embeddings import TimestepEmbedding
 from torch import nn
 
 from satgeo.errors import ModelError
+from satgeo.models.hf_types import UNet2DConditionModel
 
 NUM_METADATA = 7
+_M = TypeVar("_M", bound=nn.Module)
 WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
 
@@ -42,16 +43,18 @@ def embed_metadata(
         raise ModelError(f"metadata must have shape (batch, {n}) but has {tuple(metadata.shape)}")
     shape = metadata.shape
     proj = time_proj(metadata.reshape(-1)).reshape(*shape, -1).to(dtype)
-    out = None
+    out: torch.Tensor | None = None
     for i, mlp in enumerate(embeddings):
         e = mlp(proj[:, i])
         if e.ndim == 3:
             e = e.sum(dim=1)
         out = e if out is None else out + e
+    if out is None:
+        raise ModelError("metadata embedding with no per-value MLPs")
     return out
 
 
-def _signature_with(base_init, **extra) -> inspect.Signature:
+def _signature_with(base_init: Callable[..., Any], **extra: Any) -> inspect.Signature:
     sig = inspect.signature(base_init)
     params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
     params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in extra.items()]
@@ -81,7 +84,7 @@ class SatUNet(UNet2DConditionModel):
     )
     __init__ = register_to_config(__init__)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         sample: torch.Tensor,
         timestep: torch.Tensor | float | int,
@@ -89,14 +92,16 @@ class SatUNet(UNet2DConditionModel):
         metadata: torch.Tensor | None = None,
         added_cond_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
-    ):
+    ) -> Any:
+        """The stock forward (its output object, or a tuple with ``return_dict=False``) plus the metadata."""
         if self.metadata_embedding is not None:
             if metadata is None:
                 raise ModelError("this SatUNet needs a metadata tensor (use zeros for 'unknown')")
             added_cond_kwargs = dict(added_cond_kwargs or {}, satgeo_metadata=metadata)
         return super().forward(sample, timestep, encoder_hidden_states, added_cond_kwargs=added_cond_kwargs, **kwargs)
 
-    def get_aug_embed(self, emb: torch.Tensor, encoder_hidden_states: torch.Tensor, added_cond_kwargs: dict):
+    def get_aug_embed(self, emb: torch.Tensor, encoder_hidden_states: torch.Tensor,
+                      added_cond_kwargs: dict[str, Any]) -> torch.Tensor | None:
         aug = super().get_aug_embed(emb, encoder_hidden_states, added_cond_kwargs)
         md = (added_cond_kwargs or {}).get("satgeo_metadata")
         if md is None or self.metadata_embedding is None:
@@ -141,7 +146,7 @@ def load_strict(model: nn.Module, state: dict[str, torch.Tensor], where: Path, w
     model.load_state_dict(state, strict=True)
 
 
-def read_config(folder: Path) -> dict:
+def read_config(folder: Path) -> dict[str, Any]:
     f = folder / "config.json"
     if not f.exists():
         raise ModelError(f"{folder} has no config.json; expected a diffusers model folder")
@@ -164,11 +169,12 @@ def load_satunet(folder: str | Path, dtype: torch.dtype | None = None) -> SatUNe
 
 
 def build_strict(
-    cls: type, config: dict, folder: Path, what: str, kind: str, dtype: torch.dtype | None = None
-) -> nn.Module:
-    """``cls`` from ``config``, its weights from ``folder`` loaded strictly, frozen, in eval mode."""
+    cls: type[_M], config: dict[str, Any], folder: Path, what: str, kind: str, dtype: torch.dtype | None = None
+) -> _M:
+    """``cls`` (a diffusers model class) from ``config``, its weights from ``folder`` loaded strictly, frozen,
+    in eval mode."""
     try:
-        model = cls.from_config(config)
+        model: _M = cls.from_config(config)  # type: ignore[attr-defined]  # diffusers' ConfigMixin classmethod
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{folder}/config.json is not a {kind} config satgeo can build: {exc}") from None
     load_strict(model, read_state_dict(folder), folder, what)

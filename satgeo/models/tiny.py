@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from satgeo.models.controlnet_net import SatControlNet
+    from satgeo.models.hf_types import AutoencoderKL, CLIPTextModel
 
 TINY_TOKEN_LIMIT = 128
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
@@ -80,7 +85,7 @@ def tiny_unet_config(sample_size: int = 32, use_metadata: bool = True) -> dict:
     )
 
 
-def tiny_vae():
+def tiny_vae() -> AutoencoderKL:
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
@@ -97,7 +102,7 @@ def tiny_vae():
     )
 
 
-def tiny_text_encoder():
+def tiny_text_encoder() -> CLIPTextModel:
     from transformers import CLIPTextConfig, CLIPTextModel
 
     cfg = CLIPTextConfig(
@@ -177,7 +182,7 @@ def _randomise_zero_layers(model: torch.nn.Module, std: float = 0.05) -> None:
                 p.normal_(0.0, std)
 
 
-def _scale_preserving_control_path(cn: torch.nn.Module) -> None:
+def _scale_preserving_control_path(cn: SatControlNet) -> None:
     """Random weights that carry the map through to the UNet at its own scale.
 
     PyTorch's default conv init shrinks a signal about 3x per layer, so through the 8 convs
@@ -201,8 +206,8 @@ def build_tiny_controlnet(
     ``variant`` "diffusionsat" keeps the metadata MLPs (DiffusionSat's ControlNet);
     "diffusers" is the stock ``ControlNetModel`` layout (e.g. GeoSynth-OSM).
     """
-    from satgeo.models.controlnet import controlnet_from_unet
-    from satgeo.models.diffusionsat import find_unet_dir
+    from satgeo.models.controlnet_net import controlnet_from_unet
+    from satgeo.models.ds_layout import find_unet_dir
     from satgeo.models.satunet import load_satunet
 
     torch.manual_seed(seed)
@@ -214,7 +219,7 @@ def build_tiny_controlnet(
     return folder
 
 
-def _rewrite_config(folder: Path, **fields) -> None:
+def _rewrite_config(folder: Path, **fields: object) -> None:
     """Give a saved config the field names/values of an official release (e.g. its _class_name)."""
     f = folder / "config.json"
     cfg = json.loads(f.read_text())
@@ -229,7 +234,7 @@ def _rewrite_config(folder: Path, **fields) -> None:
 def build_tiny_controlnet3d(folder: str | Path, base_root: str | Path, seed: int = 2, channels: int = 3) -> Path:
     """A tiny 3D ControlNet saved exactly as DiffusionSat's ``ControlNetModel3D`` (temporal attention on)."""
     from satgeo.models.controlnet3d import CLASS_NAME, SatControlNet3D
-    from satgeo.models.diffusionsat import find_unet_dir
+    from satgeo.models.ds_layout import find_unet_dir
     from satgeo.models.satunet import load_satunet
 
     torch.manual_seed(seed)
@@ -250,8 +255,8 @@ def build_tiny_fmow_sr_controlnet(folder: str | Path, base_root: str | Path, see
     """A tiny 2D DiffusionSat ControlNet shaped like the fMoW Sentinel->RGB release: 10 channels, scale 2."""
     from diffusers import ControlNetModel
 
-    from satgeo.models.controlnet import SatControlNet
-    from satgeo.models.diffusionsat import find_unet_dir
+    from satgeo.models.controlnet_net import SatControlNet
+    from satgeo.models.ds_layout import find_unet_dir
     from satgeo.models.satunet import load_satunet
 
     torch.manual_seed(seed)
@@ -260,6 +265,7 @@ def build_tiny_fmow_sr_controlnet(folder: str | Path, base_root: str | Path, see
     cfg = {k: v for k, v in dict(base.config).items() if not k.startswith("_")}
     cn = SatControlNet(**cfg, use_metadata=True, conditioning_scale=2)
     state = dict(base.state_dict())
+    assert unet.metadata_embedding is not None  # the tiny base is a metadata (DiffusionSat) UNet
     state.update({f"metadata_embedding.{k}": v for k, v in unet.metadata_embedding.state_dict().items()})
     cn.load_state_dict(state, strict=True)
     _randomise_zero_layers(cn, std=0.02)

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from rasterio.warp import Resampling, reproject, transform_bounds
@@ -32,6 +33,11 @@ from satgeo.render.blend import NativeCanvas
 from satgeo.render.noise import field_seed, window_seed
 from satgeo.render.plan import Lattice, snapped_grid
 from satgeo.render.request import RenderRequest
+
+if TYPE_CHECKING:
+    from rasterio.crs import CRS
+
+    from satgeo.geo.masks import LayerSet
 
 Progress = Callable[[float], None]
 
@@ -47,13 +53,13 @@ MAX_GRID_PIXELS = 64 * 1024 * 1024
 class RenderResult:
     path: Path
     grid: Grid
-    tags: dict  # provenance tags written to the COG
+    tags: dict[str, str]  # provenance tags written to the COG
     seconds: float
 
 
 # ------------------------------------------------------------------ models and layers
 
-_GENERATORS: OrderedDict[tuple, Generator] = OrderedDict()
+_GENERATORS: OrderedDict[tuple[str, str, int], Generator] = OrderedDict()
 _GEN_LOCK = threading.Lock()
 
 
@@ -109,13 +115,20 @@ def check_gsd(gsd: float, card: ModelCard) -> None:
         )
 
 
-def _layer_set(request: RenderRequest, crs):
+class Rasterizer(Protocol):
+    """What windows are cut from: class masks on any grid of the lattice."""
+
+    def rasterize(self, grid: Grid) -> np.ndarray: ...
+
+
+def _layer_set(request: RenderRequest, crs: CRS) -> LayerSet:
     from satgeo.geo.masks import cached_layers
 
     return cached_layers(list(request.layers), crs)
 
 
-def _clip_layers(layers, lattice: Lattice, rect: tuple[int, int, int, int], card: ModelCard):
+def _clip_layers(layers: LayerSet | None, lattice: Lattice, rect: tuple[int, int, int, int],
+                 card: ModelCard) -> LayerSet | None:
     """``layers`` cut to the lattice rectangle plus every window (and its context) that reaches it."""
     if layers is None:
         return None
@@ -126,13 +139,14 @@ def _clip_layers(layers, lattice: Lattice, rect: tuple[int, int, int, int], card
     return layers.clipped(bounds, lattice.crs)
 
 
-def _check_layers_meet(layers, request: RenderRequest, bounds: tuple[float, float, float, float]) -> None:
+def _check_layers_meet(layers: LayerSet | None, request: RenderRequest,
+                       bounds: tuple[float, float, float, float]) -> None:
     """Footprints given but none inside the area: almost always a wrong file or CRS."""
     if not request.layers:
         return
     import shapely
 
-    if len(layers) == 0 or not len(layers.tree.query(shapely.box(*bounds))):
+    if layers is None or len(layers) == 0 or not len(layers.tree.query(shapely.box(*bounds))):
         names = ", ".join(str(x) for x in request.layers if not hasattr(x, "geometry")) or "the given layers"
         raise InputError(
             f"no feature of {names} falls inside the area; check the layer, its CRS and --bbox/--aoi"
@@ -148,8 +162,8 @@ def batch_size(card: ModelCard) -> int:
     return max(1, BATCH * 256 * 256 // side**2)
 
 
-def _fixed_batch(gen: Generator, size: int, masks: np.ndarray, seeds: list[int],
-                 origins: list[tuple[int, int]], **kwargs) -> np.ndarray:
+def _fixed_batch(gen: BatchGenerator, size: int, masks: np.ndarray, seeds: Sequence[int],
+                 origins: Sequence[tuple[int, int]], field_seed: int = 0, gsd: float | None = None) -> np.ndarray:
     """``gen.generate_batch`` on exactly ``size`` windows, the last one repeated as padding.
 
     CPU kernels (oneDNN's AVX2 convolutions among them) pick blockings by batch size, and
@@ -161,18 +175,22 @@ def _fixed_batch(gen: Generator, size: int, masks: np.ndarray, seeds: list[int],
     if pad:
         masks = np.concatenate([masks, np.repeat(masks[-1:], pad, axis=0)])
         seeds, origins = list(seeds) + [seeds[-1]] * pad, list(origins) + [origins[-1]] * pad
-    return gen.generate_batch(masks, seeds, origins=origins, **kwargs)[:n]
+    return gen.generate_batch(masks, seeds, origins=origins, field_seed=field_seed, gsd=gsd)[:n]
+
+
+RowMaker = Callable[[int, Sequence[int]], np.ndarray]
 
 
 def _row_maker(
-    gen: Generator, lattice: Lattice, layers, request: RenderRequest, cancel: threading.Event | None,
-    metadata: list[float] | None,
-):
+    gen: Generator, lattice: Lattice, layers: Rasterizer | None, request: RenderRequest,
+    cancel: threading.Event | None, metadata: list[float | None] | None,
+) -> RowMaker:
     t, s = lattice.tile, lattice.stride
-    batched = isinstance(gen, BatchGenerator)
-    ctx = gen.card.context if batched else 0
+    batcher = gen.batched()
+    ctx = gen.card.context if batcher is not None else 0
     f_seed = field_seed(request.seed, lattice)
     batch = batch_size(gen.card)
+    rasters = tuple(request.condition_rasters)
 
     def make_row(i: int, js: Sequence[int]) -> np.ndarray:
         if cancel is not None and cancel.is_set():
@@ -189,9 +207,9 @@ def _row_maker(
         for k in range(0, len(js), batch):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("render cancelled")
-            if batched:
+            if batcher is not None:
                 out[k:k + batch] = _fixed_batch(
-                    gen, batch, masks[k:k + batch], seeds[k:k + batch], origins=origins[k:k + batch],
+                    batcher, batch, masks[k:k + batch], seeds[k:k + batch], origins=origins[k:k + batch],
                     field_seed=f_seed, gsd=lattice.gsd,
                 )
             else:
@@ -199,9 +217,8 @@ def _row_maker(
                     req = RegionRequest(
                         masks=masks[q], grid=lattice.grid(i * s, js[q] * s, t, t), seed=request.seed,
                         origin=(i * s, js[q] * s), prompt=request.prompt, metadata=metadata,
-                        steps=request.steps, cancel=cancel,
-                        extra={"noise_seed": seeds[q], "lattice_key": lattice.key,
-                               "condition_rasters": tuple(request.condition_rasters)},
+                        steps=request.steps, cancel=cancel, noise_seed=seeds[q], lattice_key=lattice.key,
+                        condition_rasters=rasters,
                     )
                     out[q] = gen.generate_region(req)
         return out
@@ -209,7 +226,7 @@ def _row_maker(
     return make_row
 
 
-def _metadata(request: RenderRequest, gsd: float) -> tuple[list[float] | None, list[float] | None]:
+def _metadata(request: RenderRequest, gsd: float) -> tuple[list[float | None] | None, list[float] | None]:
     """(raw, normalized) DiffusionSat metadata of the request, when the core can compute it."""
     try:
         from satgeo.geo.metadata import metadata_for
@@ -241,14 +258,15 @@ def render_tags(request: RenderRequest, gsd: float | None = None) -> dict[str, s
     return _provenance(request, gen, gsd)[0]
 
 
-def _provenance(request: RenderRequest, gen: Generator, gsd: float) -> tuple[dict[str, str], list[float] | None]:
+def _provenance(request: RenderRequest, gen: Generator,
+                gsd: float) -> tuple[dict[str, str], list[float | None] | None]:
     """(provenance tags, raw DiffusionSat metadata) of a render of ``request`` by ``gen`` at ``gsd``."""
     from satgeo.geo.cog import provenance_tags
 
     card = gen.card
     raw_md, norm_md = _metadata(request, gsd)
     tags = provenance_tags(
-        model=card.name, model_hash=getattr(gen, "model_hash", None), prompt=request.prompt, seed=request.seed,
+        model=card.name, model_hash=gen.model_hash, prompt=request.prompt, seed=request.seed,
         metadata=norm_md, metadata_raw=raw_md, family=card.family, gsd=gsd, native_gsd=card.native_gsd,
         lattice=lattice_for(request, card).key, license=card.license or None, attribution=card.attribution or None,
     )

@@ -32,8 +32,8 @@ def _read_on(path: str | Path, grid: Grid) -> np.ndarray:
 
 
 def preview_png(
-    render_path: str | Path, out_png: str | Path, layers: Sequence[Layer] = (), reference=None, max_side: int = 900,
-    gap: int = 8,
+    render_path: str | Path, out_png: str | Path, layers: Sequence[Layer] = (), reference: str | Path | None = None,
+    max_side: int = 900, gap: int = 8,
 ) -> Path:
     """Write a PNG of [footprint mask] [render] [reference] at most ``max_side`` px tall."""
     with rasterio.open(render_path) as src:

@@ -15,15 +15,22 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from satgeo.atomic import write_text
 from satgeo.errors import InputError
+from satgeo.models.ds_config import CONFIG_FILE, read_satgeo_config
+
+if TYPE_CHECKING:
+    from satgeo.models.ds_pipeline import DiffusionSatPipeline
+    from satgeo.train.shards import Sample
 
 
 @dataclass
@@ -40,10 +47,18 @@ class DiffusionTrainOptions:
     lora_rank: int = 8
 
 
-def _batches(samples, opts: DiffusionTrainOptions, size: int, rng: random.Random):
+#: one training batch: image crops, their mask crops (None without masks), raw metadata, captions
+Batch = tuple[list[np.ndarray], list["np.ndarray | None"], list[list[float | None]], list[str]]
+
+
+def _batches(samples: Sequence[Sample], opts: DiffusionTrainOptions, size: int,
+             rng: random.Random) -> Iterator[Batch]:
     while True:
         picks = [rng.randrange(len(samples)) for _ in range(opts.batch)]
-        imgs, masks, metas, caps = [], [], [], []
+        imgs: list[np.ndarray] = []
+        masks: list[np.ndarray | None] = []
+        metas: list[list[float | None]] = []
+        caps: list[str] = []
         for i in picks:
             s = samples[i]
             h, w = s.image.shape[:2]
@@ -57,10 +72,17 @@ def _batches(samples, opts: DiffusionTrainOptions, size: int, rng: random.Random
         yield imgs, masks, metas, caps
 
 
+def _needs(mask: np.ndarray | None) -> np.ndarray:
+    """A sample's mask; ``load_samples(need_mask=True)`` has refused samples without one."""
+    if mask is None:
+        raise InputError("a ControlNet needs a mask with every sample")
+    return mask
+
+
 class _Objective:
     """Shared pieces of the ControlNet and LoRA loops."""
 
-    def __init__(self, pipe, opts: DiffusionTrainOptions):
+    def __init__(self, pipe: DiffusionSatPipeline, opts: DiffusionTrainOptions) -> None:
         from diffusers import DDPMScheduler
 
         self.pipe, self.opts = pipe, opts
@@ -68,7 +90,7 @@ class _Objective:
         self.gen = torch.Generator("cpu").manual_seed(opts.seed)
 
     def encode(self, imgs, metas, caps, rng: random.Random):
-        from satgeo.models.diffusionsat import normalize_metadata
+        from satgeo.models.ds_metadata import normalize_metadata
 
         p = self.pipe
         dev = p.plan.device
@@ -97,15 +119,17 @@ class _Run:
     """What both fine-tuning loops set up the same way: the frozen base, the data, the objective."""
 
     base_root: Path
-    pipe: object
+    pipe: DiffusionSatPipeline
     size: int
     obj: _Objective
     rng: random.Random
-    batches: Iterator
+    batches: Iterator[Batch]
 
 
 def _start(base: str | Path, shards, opts: DiffusionTrainOptions, need_mask: bool = False) -> _Run:
-    from satgeo.models.diffusionsat import DiffusionSatPipeline, model_window, pipeline_root, read_card_overrides
+    from satgeo.models.ds_generator import model_window
+    from satgeo.models.ds_layout import pipeline_root
+    from satgeo.models.ds_pipeline import DiffusionSatPipeline
     from satgeo.train.shards import load_samples
 
     base_root = pipeline_root(Path(base))
@@ -115,7 +139,7 @@ def _start(base: str | Path, shards, opts: DiffusionTrainOptions, need_mask: boo
     torch.manual_seed(opts.seed)
     pipe = DiffusionSatPipeline.from_folder(base_root, device=opts.device, dtype=torch.float32)
     pipe.plan.channels_last = False
-    size = opts.size or model_window(pipe, read_card_overrides(base_root))[0]
+    size = opts.size or model_window(pipe, read_satgeo_config(base_root))[0]
     rng = random.Random(opts.seed)
     return _Run(base_root, pipe, size, _Objective(pipe, opts), rng, _batches(samples, opts, size, rng))
 
@@ -141,15 +165,15 @@ def _fit(run: _Run, step_fn: Callable[[], torch.Tensor], params, opts: Diffusion
 
 def _write_manifest(out_dir: str | Path, manifest: dict, training: dict) -> None:
     losses = training.pop("losses")
-    (Path(out_dir) / "model" / "satgeo.json").write_text(json.dumps({**manifest, "training": training}, indent=1))
-    (Path(out_dir) / "losses.json").write_text(json.dumps(losses))
+    write_text(Path(out_dir) / "model" / CONFIG_FILE, json.dumps({**manifest, "training": training}, indent=1))
+    write_text(Path(out_dir) / "losses.json", json.dumps(losses))
 
 
 def train_controlnet(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTrainOptions,
                      progress: Callable[[int, float], None] | None = None) -> Path:
     """Train a ControlNet on ``shards`` over the frozen ``base`` pipeline; returns OUT/model."""
     from satgeo.models.conditioning import render_conditioning
-    from satgeo.models.controlnet import controlnet_from_unet
+    from satgeo.models.controlnet_net import controlnet_from_unet
 
     run = _start(base, shards, opts, need_mask=True)
     pipe = run.pipe
@@ -158,8 +182,8 @@ def train_controlnet(base: str | Path, shards, out_dir: str | Path, opts: Diffus
     def step() -> torch.Tensor:
         imgs, masks, metas, caps = next(run.batches)
         noisy, t, ctx, md, target = run.obj.encode(imgs, metas, caps, run.rng)
-        cond = np.stack([render_conditioning(m, opts.conditioning) for m in masks])
-        cond = torch.from_numpy(cond).permute(0, 3, 1, 2).float().div(255).to(noisy.device)
+        images = np.stack([render_conditioning(_needs(m), opts.conditioning) for m in masks])
+        cond = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).to(noisy.device)
         kw = {"metadata": md, "cond_metadata": md} if cn.metadata_embedding is not None else {}
         down, mid = cn(noisy, t, ctx, cond, return_dict=False, **kw)
         ukw = {"metadata": md} if md is not None else {}

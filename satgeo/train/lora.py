@@ -6,7 +6,7 @@ with the frozen base otherwise; same objective as :mod:`satgeo.train.controlnet`
     OUT/model/lora/adapter.safetensors   the adapter tensors (peft names)
     OUT/model/satgeo.json                {"base": <base path>, "lora": {"rank", "alpha", "targets"}}
 
-``apply_lora`` loads such a folder's adapter into a pipeline's UNet and merges it.
+Loading such a folder for inference is :mod:`satgeo.models.lora` (``apply_lora``).
 """
 
 from __future__ import annotations
@@ -17,17 +17,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from satgeo.errors import ModelError
 from satgeo.extras import require
+from satgeo.models.ds_config import LORA_TARGETS, LoraSpec
+from satgeo.models.lora import lora_config
 from satgeo.train.controlnet import DiffusionTrainOptions, _fit, _start, _write_manifest
-
-TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
-
-
-def lora_config(rank: int, alpha: float | None = None, targets=TARGETS):
-    LoraConfig = require("peft").LoraConfig
-
-    return LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=list(targets), init_lora_weights="gaussian")
 
 
 def train_lora(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTrainOptions,
@@ -56,22 +49,5 @@ def train_lora(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTra
     state = {k: v.detach().contiguous() for k, v in get_peft_model_state_dict(unet).items()}
     save_file(state, str(model / "lora" / "adapter.safetensors"))
     _write_manifest(out_dir, {"base": str(run.base_root.resolve()), "family": "diffusionsat",
-                              "lora": {"rank": opts.lora_rank, "alpha": opts.lora_rank, "targets": TARGETS}}, training)
+                              "lora": LoraSpec(opts.lora_rank, opts.lora_rank, LORA_TARGETS).to_json()}, training)
     return model
-
-
-def apply_lora(unet, folder: Path, spec: dict) -> None:
-    """Load ``folder/lora/adapter.safetensors`` into ``unet`` (strictly) and merge it into the weights."""
-    set_peft_model_state_dict = require("peft").set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    f = folder / "lora" / "adapter.safetensors"
-    if not f.exists():
-        raise ModelError(f"{folder} names a LoRA but has no lora/adapter.safetensors")
-    unet.add_adapter(lora_config(int(spec["rank"]), float(spec.get("alpha", spec["rank"])), spec.get("targets", TARGETS)))
-    result = set_peft_model_state_dict(unet, load_file(str(f)))
-    unexpected = getattr(result, "unexpected_keys", None) or []
-    if unexpected:
-        raise ModelError(f"{f} does not fit this UNet: unexpected {unexpected[0]} (trained on another base?)")
-    unet.fuse_lora()
-    unet.unload_lora()

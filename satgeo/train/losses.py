@@ -1,16 +1,16 @@
-"""Differentiable image losses for training (torch), matching :mod:`satgeo.eval.metrics`."""
+"""Differentiable image losses for training (torch), matching :mod:`satgeo.train.metrics`."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from satgeo.eval.metrics import gaussian_kernel
+from satgeo.train.metrics import gaussian_kernel
 
 
 def ssim_torch(x: torch.Tensor, y: torch.Tensor, win: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Mean SSIM of two (N, C, H, W) batches in [-1, 1], differentiable: the same number as
-    ``satgeo.eval.metrics.ssim`` gives for the uint8 images (Gaussian window, valid filtering,
+    ``satgeo.train.metrics.ssim`` gives for the uint8 images (Gaussian window, valid filtering,
     population statistics). SSIM's luminance term is not shift-invariant, so the images are
     first mapped to [0, 1] like their uint8 versions. Always computed in fp32, also under autocast:
     the variances are differences of close numbers."""

@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 
+from satgeo.atomic import atomic_path
 from satgeo.errors import InputError
 from satgeo.geo.grid import Grid
 from satgeo.geo.masks import Layer, rasterize_layers, read_layer
@@ -53,14 +54,18 @@ def chip_grid(src: rasterio.io.DatasetReader) -> Grid:
     return Grid(src.crs, src.transform, src.width, src.height)
 
 
-def ground_gsd(grid: Grid) -> float:
-    """Mean ground metres per pixel of a grid (geographic grids via the local metres/degree)."""
-    if grid.crs.is_geographic:
-        lat = math.radians((grid.bounds[1] + grid.bounds[3]) / 2)
-        mx = abs(grid.transform.a) * 111_320.0 * math.cos(lat)
-        my = abs(grid.transform.e) * 110_574.0
-        return (mx + my) / 2
-    return (abs(grid.transform.a) + abs(grid.transform.e)) / 2
+def chip_gsd(grid: Grid) -> float:
+    """Ground metres per pixel at the chip's centre, by the geo core's ``ground_gsd`` (Web Mercator's
+    cos(lat) scale, geodesic sizes for lon/lat). A pixel that is not square in CRS units (lon/lat chips)
+    counts as the square of the same area, so the result is the geometric mean of its two ground sides."""
+    from rasterio.warp import transform
+
+    from satgeo.geo.metadata import ground_gsd
+
+    side = math.sqrt(abs(grid.transform.a * grid.transform.e))
+    cx, cy = grid.transform @ (grid.width / 2, grid.height / 2)
+    lon, lat = transform(grid.crs, "EPSG:4326", [cx], [cy])
+    return ground_gsd(grid.crs, side, lon[0], lat[0])
 
 
 @dataclass
@@ -91,7 +96,10 @@ def build_pairs(chips: Sequence[Path], layers: Sequence[Layer], cache_dir: str |
         z = np.load(cache)
         return Pairs(list(z["names"]), z["images"], z["masks"], float(z["gsd"]))
     gdfs = [read_layer(layer) for layer in layers]
-    names, images, masks, gsds = [], [], [], []
+    names: list[str] = []
+    images: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    gsds: list[float] = []
     for path in chips:
         try:
             with rasterio.open(path) as src:
@@ -106,13 +114,12 @@ def build_pairs(chips: Sequence[Path], layers: Sequence[Layer], cache_dir: str |
         names.append(Path(path).stem)
         images.append(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
         masks.append(rasterize_layers(gdfs, grid))
-        gsds.append(ground_gsd(grid))
+        gsds.append(chip_gsd(grid))
     pairs = Pairs(names, np.stack(images), np.stack(masks), float(np.mean(gsds)))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, names=np.array(names), images=pairs.images, masks=pairs.masks, gsd=pairs.gsd)
-        tmp.replace(cache)
+        with atomic_path(cache) as tmp:
+            np.savez(tmp, names=np.array(names), images=pairs.images, masks=pairs.masks, gsd=pairs.gsd)
     return pairs
 
 

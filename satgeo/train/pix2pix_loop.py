@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,11 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from satgeo.atomic import atomic_path
 from satgeo.errors import InputError
 from satgeo.models.pix2pix import CLASSES, Pix2PixConfig, encode_masks, input_lut, save_pix2pix, side_channels
 from satgeo.models.pix2pix_nets import PatchDiscriminator, init_weights, receptive_radius
 from satgeo.train.landcover import IGNORE, CropSampler, LandcoverPair, from_pairs
 from satgeo.train.losses import ssim_torch
+from satgeo.train.metrics import score
 from satgeo.train.pairs import Pairs, PairSampler
 
 
@@ -128,7 +129,7 @@ def train_pix2pix(
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(G input, real images in [-1, 1], valid-pixel weights) for one step."""
-        if not local:
+        if isinstance(sampler, PairSampler):  # the U-Net: whole chips at their own GSD
             m, im = sampler.batch(opts.batch)
             return encode_masks(m, lut), _to_tensor(im), torch.ones(opts.batch, 1, opts.crop, opts.crop)
         m, im, gsds = sampler.batch(opts.batch)
@@ -156,9 +157,8 @@ def train_pix2pix(
             "sampler": sampler.rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step,
             "elapsed": elapsed0 + time.time() - t0, "options": asdict(opts),
         }
-        tmp = ckpt.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, ckpt)
+        with atomic_path(ckpt) as tmp:
+            torch.save(state, tmp)
         G.eval()
         save_pix2pix(G, config, out / "model")
         if opts.snapshots:
@@ -213,7 +213,9 @@ def train_pix2pix(
                 if opts.lambda_fm > 0:
                     with torch.no_grad():
                         _, feats_real = D(torch.cat([cond, y], 1), features=True)
-                    g_fm = sum(F.l1_loss(a.float(), b.float()) for a, b in zip(feats_fake, feats_real)) / len(feats_real)
+                    for a, b in zip(feats_fake, feats_real):  # summed in order, as sum() did
+                        g_fm = g_fm + F.l1_loss(a.float(), b.float())
+                    g_fm = g_fm / len(feats_real)
                 g_ssim = (1.0 - ssim_torch(fake.float(), y)) if opts.lambda_ssim > 0 else torch.zeros((), device=dev)
                 g_loss = g_gan + opts.lambda_l1 * g_l1 + opts.lambda_fm * g_fm + opts.lambda_ssim * g_ssim
             opt_g.zero_grad(set_to_none=True)
@@ -226,7 +228,7 @@ def train_pix2pix(
                 "g_ssim": f"{float(g_ssim):.4f}",
                 "d_loss": f"{d_loss.item():.4f}",
             }
-            if not all(math.isfinite(float(row[k])) for k in ("g_gan", "g_l1", "d_loss")):
+            if not all(math.isfinite(float(str(row[k]))) for k in ("g_gan", "g_l1", "d_loss")):
                 raise RuntimeError(f"training diverged at step {step}: {row}")
             log.writerow(row)
             bar.update(1)
@@ -291,7 +293,6 @@ def _validate(G: torch.nn.Module, config: Pix2PixConfig, val: Pairs, csv_path: P
     """Score a copy of G, run like a render (bf16 where native, seeded noise, feathering), on ``val``."""
     import copy
 
-    from satgeo.eval.pix2pix_eval import score
     from satgeo.models.pix2pix import Pix2PixGenerator
     from satgeo.render.engine import render_mask
 

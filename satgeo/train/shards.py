@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from satgeo.atomic import atomic_path
 from satgeo.errors import InputError
 
 
@@ -69,8 +70,7 @@ def write_shards(samples: Sequence[Sample], out_dir: str | Path, per_shard: int 
     paths = []
     for s0 in range(0, len(samples), per_shard):
         path = out_dir / f"{prefix}-{s0 // per_shard:06d}.tar"
-        tmp = path.with_name(path.name + ".tmp")
-        with tarfile.open(tmp, "w") as tar:
+        with atomic_path(path) as tmp, tarfile.open(tmp, "w") as tar:
             for s in samples[s0 : s0 + per_shard]:
                 parts = {"image.png": _png(s.image), "metadata.json": json.dumps(s.metadata).encode()}
                 if s.mask is not None:
@@ -79,7 +79,6 @@ def write_shards(samples: Sequence[Sample], out_dir: str | Path, per_shard: int 
                     info = tarfile.TarInfo(f"{s.key}.{ext}")
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
-        tmp.replace(path)
         paths.append(path)
     return paths
 

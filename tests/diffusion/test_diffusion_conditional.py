@@ -142,7 +142,7 @@ def test_conditioning_frames_follow_the_raster_grid_and_metadata(models):
     grid = Grid(rasterio.crs.CRS.from_epsg(32632), from_origin(round(x), round(y), 1.0, 1.0), 128, 128)
     req = RegionRequest(masks=np.zeros((128, 128), np.uint8), grid=grid, seed=0, origin=(0, 0),
                         metadata=[None, None, None, None, 2019, 5, 1],
-                        extra={"condition_rasters": [str(models / f"rgb{i}.tif") for i in range(3)]})
+                        condition_rasters=tuple(str(models / f"rgb{i}.tif") for i in range(3)))
     wins = plan_windows(16, 16, 16, 4)
     raws = gen.window_metadata_raw(req, wins, 0, 0)
     control, cmd = gen._raster_control(req, 128, 128, 0, 0, raws)

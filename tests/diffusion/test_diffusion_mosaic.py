@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from satgeo.eval.seams import seam_ratio
 from satgeo.geo.grid import Grid
 from satgeo.models.base import RegionRequest
 from satgeo.models.mosaic import (
@@ -13,7 +14,6 @@ from satgeo.models.mosaic import (
     denoise_region,
     lattice_noise,
     plan_windows,
-    seam_ratio,
     to_uint8,
     window_starts,
 )
