@@ -59,7 +59,7 @@ class RenderResult:
 
 # ------------------------------------------------------------------ models and layers
 
-_GENERATORS: OrderedDict[tuple[str, str, int], Generator] = OrderedDict()
+_GENERATORS: OrderedDict[tuple[str, str, int, str | None], Generator] = OrderedDict()
 _GEN_LOCK = threading.Lock()
 
 
