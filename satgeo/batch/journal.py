@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 from satgeo.errors import InputError
 
@@ -63,6 +64,9 @@ class DoneChunk:
     seconds: float
 
 
+_Row = TypeVar("_Row", DoneChunk, DonePair)
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -91,28 +95,29 @@ class Journal:
         raw = self.get("params")
         return json.loads(raw) if raw else None
 
+    def _rows(self, table: str, cls: type[_Row]) -> dict[str, _Row]:
+        """Every row of ``table`` as ``cls`` (a dataclass whose fields are columns, ``id`` first)."""
+        cols = ", ".join(f.name for f in fields(cls))
+        return {r[0]: cls(*r) for r in self.db.execute(f"SELECT {cols} FROM {table}").fetchall()}
+
+    def _upsert(self, table: str, values: dict[str, object]) -> None:
+        cols, marks = ", ".join(values), ", ".join("?" * len(values))
+        self.db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
+
     def done(self) -> dict[str, DoneChunk]:
-        rows = self.db.execute("SELECT id, path, tiles, bytes, sha256, seconds FROM chunks").fetchall()
-        return {r[0]: DoneChunk(*r) for r in rows}
+        return self._rows("chunks", DoneChunk)
 
     def record(self, chunk: DoneChunk) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO chunks (id, path, tiles, bytes, sha256, seconds, finished) VALUES (?,?,?,?,?,?,?)",
-            (chunk.id, chunk.path, chunk.tiles, chunk.bytes, chunk.sha256, chunk.seconds, time.time()),
-        )
+        self._upsert("chunks", {**asdict(chunk), "finished": time.time()})
 
     def forget(self, chunk_id: str) -> None:
         self.db.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
 
     def done_pairs(self) -> dict[str, DonePair]:
-        rows = self.db.execute("SELECT id, split, image, label, image_sha256, label_sha256 FROM pairs").fetchall()
-        return {r[0]: DonePair(*r) for r in rows}
+        return self._rows("pairs", DonePair)
 
     def record_pair(self, pair: DonePair) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO pairs (id, split, image, label, image_sha256, label_sha256) VALUES (?,?,?,?,?,?)",
-            (pair.id, pair.split, pair.image, pair.label, pair.image_sha256, pair.label_sha256),
-        )
+        self._upsert("pairs", asdict(pair))
 
     def forget_pair(self, pair_id: str) -> None:
         self.db.execute("DELETE FROM pairs WHERE id = ?", (pair_id,))
