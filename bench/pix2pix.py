@@ -94,7 +94,7 @@ def flops_per_tile(gen, masks, seeds, origins) -> float:
 
 
 def seams(gen, lat, layers, n: int) -> dict:
-    """Seam ratio (DESIGN.md) of the engine's feathered render vs naive independent tiles."""
+    """Seam ratio (docs/architecture.md) of the engine's feathered render vs naive independent tiles."""
     import numpy as np
 
     from satgeo.eval.seams import lattice_borders, seam_ratio

@@ -85,7 +85,7 @@ def model_entries(data) -> list:
 
 
 class SatgeoClient:
-    """The satgeo HTTP API (see DESIGN.md) at ``base_url``."""
+    """The satgeo HTTP API (see docs/server.md) at ``base_url``."""
 
     def __init__(
         self,

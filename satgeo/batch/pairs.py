@@ -4,7 +4,7 @@ After the chunks are rendered, every chip of the chip plan (``satgeo.batch.chips
 two COGs written by ``satgeo.geo.cog``'s writer::
 
     DIR/pairs/{train,val}/images/<chip>.tif   RGB cut from the chunks (provenance tags of the chunks)
-    DIR/pairs/{train,val}/labels/<chip>.tif   uint8 classes 0..4 (DESIGN.md), 255 = ignore
+    DIR/pairs/{train,val}/labels/<chip>.tif   uint8 classes 0..4 (docs/architecture.md), 255 = ignore
 
 Labels are burned exactly as ``satgeo mask`` burns them (``satgeo.geo.masks.load_layers`` on
 the same layer files, then ``LayerSet.rasterize`` on the chip's grid), so a label chip equals

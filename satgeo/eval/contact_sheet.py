@@ -13,7 +13,7 @@ from satgeo.atomic import atomic_path
 if TYPE_CHECKING:
     from PIL import Image
 
-#: mask colours for the sheet (class order of DESIGN.md; the ignore value is black)
+#: mask colours for the sheet (class order of docs/architecture.md; the ignore value is black)
 MASK_RGB = np.array([(235, 235, 230), (200, 60, 50), (250, 250, 250), (70, 130, 220), (90, 170, 80)], np.uint8)
 
 

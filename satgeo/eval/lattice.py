@@ -1,4 +1,4 @@
-"""The window-lattice measure of DESIGN.md, on images and on uniform-class renders.
+"""The window-lattice measure of docs/architecture.md, on images and on uniform-class renders.
 
 lattice share = std of the mean stride x stride cell / std of the image (grey values).
 Without a lattice it falls like 1 / sqrt(cells) (noise averaging), so ``share * sqrt(cells)``

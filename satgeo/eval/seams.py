@@ -1,4 +1,4 @@
-"""The seam measure of DESIGN.md.
+"""The seam measure of docs/architecture.md.
 
 seam ratio = mean |difference| of adjacent pixels across tile borders
            / mean |difference| over all adjacent pixel pairs.

@@ -1,6 +1,6 @@
 """DiffusionSat metadata: raw values, the normalized vector the models see, and ground GSD.
 
-Order and formulas (DESIGN.md), raw -> normalized:
+Order and formulas (docs/architecture.md), raw -> normalized:
 
     lon' = (lon + 180) / 360 * 1000        lat' = (lat + 90) / 180 * 1000
     gsd' = gsd * 1000   (ground metres per pixel of the image fed to the model)

@@ -20,7 +20,7 @@ TRAINING_RANGES = {
 
 
 def normalize_metadata(raw: Sequence[float | None]) -> list[float]:
-    """DESIGN.md normalisation of raw [lon, lat, gsd, cloud_cover, year, month, day]; unknown -> 0.
+    """docs/architecture.md normalisation of raw [lon, lat, gsd, cloud_cover, year, month, day]; unknown -> 0.
 
     The formulas live in :mod:`satgeo.geo.metadata` (the GIS core); None/NaN mean unknown.
     """

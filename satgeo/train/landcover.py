@@ -3,7 +3,7 @@
 The data set (``../shared/data/humansintheloop_dubai``, see its SOURCES entry) holds 8 tiles
 cut into 72 JPEG image parts, each with an RGB-coded PNG mask. It has no georeferencing, and
 its tiles were delivered at different scales. Its mask colours map onto satgeo's classes
-(DESIGN.md): building 1, road 2, water 3, vegetation 4; unpaved land is background 0; the
+(docs/architecture.md): building 1, road 2, water 3, vegetation 4; unpaved land is background 0; the
 "unlabeled" grey and the pure-black unannotated pixels are ``IGNORE``.
 
 GSD per tile: the parts of one tile share a size, and the parts of different tiles appear to

@@ -147,7 +147,7 @@ def test_load_round_trip(local_model, gen):
 
 @pytest.mark.parametrize("cls", [0, 1, 3, 4])
 def test_the_shipped_model_shows_no_window_lattice(cls):
-    """DESIGN.md's lattice measure on the default model, uniform areas at its native GSD (4 x 4 windows here;
+    """docs/architecture.md's lattice measure on the default model, uniform areas at its native GSD (4 x 4 windows here;
     docs/render.md has the 8 x 8 numbers)."""
     from satgeo.render.engine import get_generator
 

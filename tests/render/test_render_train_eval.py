@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from render_support import CHIPS, DEMO
 
-from satgeo.eval.metrics import gaussian_kernel, psnr, ssim
 from satgeo.eval.seams import seam_ratio
+from satgeo.train.metrics import gaussian_kernel, psnr, ssim
 
 FOOTPRINTS = DEMO / "footprints.geojson"
 

@@ -39,7 +39,7 @@ def decode(data: bytes) -> np.ndarray:
 
 
 def seam_ratio(mosaic: np.ndarray, step: int) -> float:
-    """DESIGN.md's measure: mean |diff| across tile borders / mean |diff| over all adjacent pairs."""
+    """docs/architecture.md's measure: mean |diff| across tile borders / mean |diff| over all adjacent pairs."""
     m = mosaic[..., :3].astype(np.float32)
     dx = np.abs(np.diff(m, axis=1)).mean(axis=2)  # (H, W-1): pair (c, c+1)
     dy = np.abs(np.diff(m, axis=0)).mean(axis=2)
