@@ -47,7 +47,7 @@ def upload(file: Annotated[UploadFile, File()], settings: SettingsDep) -> Upload
             detail = str(exc).splitlines()[0] if str(exc) else exc
             raise InputError(f"cannot read the upload as {suffix[1:]}: {detail}") from None
         final = folder / f"{digest.hexdigest()[:32]}{suffix}"
-        os.replace(tmp_path, final)
+        os.replace(tmp_path, final)  # not satgeo.atomic: the final name is the content hash, known only now
     finally:
         tmp_path.unlink(missing_ok=True)  # a refused upload leaves nothing behind
     return Upload(path=str(final.relative_to(settings.data_dir)), layers=layers, bytes=size)
