@@ -35,7 +35,7 @@ def _render(cog: Path, max_side: int) -> tuple[bytes, list[float]]:
         h, w = max(1, round(src.height / scale)), max(1, round(src.width / scale))
         # a decimated read uses the COG's overviews instead of the full-resolution pixels
         rgb = src.read([1, 2, 3], out_shape=(3, h, w), resampling=Resampling.average)
-        src_transform = src.transform * src.transform.scale(src.width / w, src.height / h)
+        src_transform = src.transform @ src.transform.scale(src.width / w, src.height / h)
         merc = transform_bounds(src.crs, WEB_MERCATOR, *src.bounds, densify_pts=21)
         mw, mh = merc[2] - merc[0], merc[3] - merc[1]
         res = max(mw, mh) / max_side

@@ -192,7 +192,7 @@ def chip_metadata(chip: Chip, label: np.ndarray, meta: dict) -> dict:
     from satgeo.geo.metadata import ground_gsd
 
     g = chip.grid
-    cx, cy = g.transform * (g.width / 2, g.height / 2)
+    cx, cy = g.transform @ (g.width / 2, g.height / 2)
     lon, lat = (v[0] for v in warp_transform(g.crs, "EPSG:4326", [cx], [cy]))
     gsd = ground_gsd(g.crs, g.gsd, lon, lat)
     cls = fmow_class_for(np.where(label == IGNORE, 0, label), gsd)

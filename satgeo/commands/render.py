@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -24,14 +25,18 @@ from satgeo.geo.metadata import check_cloud_cover, parse_date
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--gsd", type=float, default=None, help="Output ground metres per pixel (default: the model's native GSD).")
 @click.option("--steps", type=int, default=None, help="Sampling steps (diffusion models).")
+@click.option("--guidance", type=float, default=None,
+              help="Classifier-free guidance scale, >= 0 (diffusion models; default: the model's satgeo.json or 7.5).")
+@click.option("--scheduler", type=click.Choice(["default", "ddim", "dpm++"]), default=None,
+              help="Sampler (diffusion models): the checkpoint's own, DDIM, or DPM-Solver++ 2M.")
 @click.option("--condition-raster", "condition_rasters", multiple=True, metavar="FILE",
               help="Low-resolution image (any GDAL raster, any CRS) a conditional DiffusionSat ControlNet "
                    "super-resolves; repeat for a time series.")
 @click.option("--stac", is_flag=True, help="Also write a STAC item beside the COG.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Output COG (.tif).")
-def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, gsd, steps, condition_rasters,  # noqa: ANN001
-               stac, quiet, out) -> None:
+def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, gsd, steps, guidance,  # noqa: ANN001
+               scheduler, condition_rasters, stac, quiet, out) -> None:
     """Render synthetic imagery of an area from its vector layers into a georeferenced COG."""
     from pathlib import Path
 
@@ -43,6 +48,8 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     check_cloud_cover(cloud_cover, "--cloud-cover")
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise InputError(f"--guidance must be a number >= 0, got {guidance}")
     for layer in layers:
         if not layer.startswith("/vsi") and not Path(layer).exists():
             raise InputError(f"footprint layer {layer} does not exist")
@@ -58,7 +65,8 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     area.check_pixels(gsd or card.native_gsd)
     request = RenderRequest(
         area=area, layers=list(layers), model=model, prompt=prompt, date=parse_date(date_, "--date"),
-        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps, condition_rasters=list(condition_rasters),
+        cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps, guidance=guidance, scheduler=scheduler,
+        condition_rasters=list(condition_rasters),
     )
     _check_conditions(request)
     bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)

@@ -1,7 +1,7 @@
 """The work grid: a CRS, an affine transform and a pixel size.
 
 Everything satgeo rasterizes or generates lives on a ``Grid``. Pixel (row, col) covers
-the square whose top-left corner is ``transform * (col, row)``.
+the square whose top-left corner is ``transform @ (col, row)``.
 """
 
 from __future__ import annotations
@@ -72,13 +72,13 @@ class Grid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) in the grid's CRS."""
-        west, north = self.transform * (0, 0)
-        east, south = self.transform * (self.width, self.height)
+        west, north = self.transform @ (0, 0)
+        east, south = self.transform @ (self.width, self.height)
         return (min(west, east), min(south, north), max(west, east), max(south, north))
 
     def window(self, col_off: int, row_off: int, width: int, height: int) -> Grid:
         """The sub-grid starting at pixel (col_off, row_off); it may extend past this grid."""
-        return Grid(self.crs, self.transform * Affine.translation(col_off, row_off), width, height)
+        return Grid(self.crs, self.transform @ Affine.translation(col_off, row_off), width, height)
 
     def with_gsd(self, gsd: float) -> Grid:
         """The same bounds on square pixels of ``gsd`` (size rounded up)."""

@@ -290,8 +290,8 @@ def covers(r: ConditionRaster, crs: CRS, bounds: tuple[float, float, float, floa
     from rasterio.warp import transform_bounds
 
     w, s, e, n = transform_bounds(crs, r.crs, *bounds, densify_pts=21)
-    x0, y0 = r.transform * (0, 0)
-    x1, y1 = r.transform * (r.width, r.height)
+    x0, y0 = r.transform @ (0, 0)
+    x1, y1 = r.transform @ (r.width, r.height)
     eps = r.pixel_size * 0.5
     return min(x0, x1) - eps <= w and e <= max(x0, x1) + eps and min(y0, y1) - eps <= s and n <= max(y0, y1) + eps
 

@@ -54,7 +54,7 @@ class SatgeoConfig:
     window_overlap: int | None = None  # px shared by neighbouring windows inside a region
     region_windows: int | None = None  # windows per region side
     training_size: int | None = None  # ``"training": {"size"}``, written by ``satgeo train``
-    # sampling defaults
+    # sampling defaults (scheduler: one of SCHEDULERS)
     scheduler: str | None = None
     steps: int | None = None
     guidance: float | None = None

@@ -217,7 +217,8 @@ def _row_maker(
                     req = RegionRequest(
                         masks=masks[q], grid=lattice.grid(i * s, js[q] * s, t, t), seed=request.seed,
                         origin=(i * s, js[q] * s), prompt=request.prompt, metadata=metadata,
-                        steps=request.steps, cancel=cancel, noise_seed=seeds[q], lattice_key=lattice.key,
+                        steps=request.steps, guidance=request.guidance,
+                        scheduler=request.scheduler, cancel=cancel, noise_seed=seeds[q], lattice_key=lattice.key,
                         condition_rasters=rasters,
                     )
                     out[q] = gen.generate_region(req)
@@ -376,7 +377,7 @@ def render_grid(
 
         from satgeo.geo.metadata import ground_gsd
 
-        cx, cy = grid.transform * (grid.width / 2, grid.height / 2)
+        cx, cy = grid.transform @ (grid.width / 2, grid.height / 2)
         lon, lat = warp_transform(grid.crs, "EPSG:4326", [cx], [cy])
         out_gsd = ground_gsd(grid.crs, grid.gsd, lon[0], lat[0])
         check_gsd(out_gsd, card)

@@ -39,7 +39,7 @@ def preview_png(
     with rasterio.open(render_path) as src:
         scale = max(1.0, max(src.width, src.height) / max_side)
         w, h = int(round(src.width / scale)), int(round(src.height / scale))
-        grid = Grid(src.crs, src.transform * src.transform.scale(src.width / w, src.height / h), w, h)
+        grid = Grid(src.crs, src.transform @ src.transform.scale(src.width / w, src.height / h), w, h)
         synth = src.read([1, 2, 3], out_shape=(3, h, w), resampling=Resampling.average)
     panels = []
     if layers:

@@ -20,6 +20,8 @@ class RenderRequest:
     cloud_cover: float | None = None
     seed: int = 0
     gsd: float | None = None  # output ground GSD (m/px); None = the model's native GSD
-    steps: int | None = None
+    steps: int | None = None  # sampling steps (diffusion models; None: the model's default)
+    guidance: float | None = None  # classifier-free guidance scale (diffusion models)
+    scheduler: str | None = None  # sampler, one of satgeo.models.ds_config.SCHEDULERS (diffusion models)
     condition_rasters: Sequence[str] = field(default_factory=list)  # low-res imagery for conditional ControlNets
     device: str | None = None  # torch device the model runs on; None = the model family's choice

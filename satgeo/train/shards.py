@@ -104,7 +104,7 @@ def make_shards(chips: Sequence[str | Path], layers: Sequence, out_dir: str | Pa
             grid = Grid(src.crs, src.transform, src.width, src.height)
             from pyproj import Transformer
 
-            cx, cy = src.transform * (src.width / 2, src.height / 2)
+            cx, cy = src.transform @ (src.width / 2, src.height / 2)
             lon, lat = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True).transform(cx, cy)
             gsd = ground_gsd(src.crs, abs(src.transform.a), lon, lat)
         if img.dtype != np.uint8:

@@ -49,7 +49,7 @@ def test_liechtenstein_pairs_match_satgeo_mask_and_split_cleanly(tiny_model, tmp
             label, t, bounds = src.read(1), src.transform, tuple(src.bounds)
         rows.append((item.id, item.properties["satgeo:split"], bounds))
         cols, rws = np.meshgrid(np.arange(label.shape[1]) + 0.5, np.arange(label.shape[0]) + 0.5)
-        xs, ys = t * (cols, rws)
+        xs, ys = t @ (cols, rws)
         outside = ~shapely.contains_xy(aoi, xs, ys)
         assert np.array_equal(label == 255, outside), item.id
         expected = mask_on_grid_of(Path(href), [str(LIECHTENSTEIN)], tmp_path / f"m{k}.tif")

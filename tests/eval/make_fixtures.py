@@ -20,7 +20,7 @@ for k, name in enumerate(("OAM-386694-220245-19.tif", "OAM-386695-220245-19.tif"
         for qr in range(2):
             a = rgb[:, qr * 256:(qr + 1) * 256, qc * 256:(qc + 1) * 256].astype(np.float32)
             a = np.rint(a.reshape(3, 128, 2, 128, 2).mean((2, 4))).astype(np.uint8)
-            tr = t * Affine.translation(qc * 256, qr * 256) * Affine.scale(2)
+            tr = t @ Affine.translation(qc * 256, qr * 256) @ Affine.scale(2)
             prof = dict(driver="GTiff", width=128, height=128, count=3, dtype="uint8", crs=crs, transform=tr,
                         compress="jpeg", jpeg_quality=90)
             with rasterio.open(OUT / f"Q-{2 * k + qc}-{qr}.tif", "w", **prof) as dst:

@@ -84,7 +84,7 @@ def _town() -> gpd.GeoDataFrame:
 
 
 def _at(mask: np.ndarray, grid: Grid, x: float, y: float) -> int:
-    col, row = ~grid.transform * (x, y)
+    col, row = ~grid.transform @ (x, y)
     return int(mask[int(row), int(col)])
 
 
@@ -182,7 +182,7 @@ def test_liechtenstein_pbf_has_all_four_classes_where_expected(shared_file):
     inside = raw[raw.intersects(box(*grid.bounds).buffer(-50))]
 
     def sample(points) -> np.ndarray:
-        cols, rows = ~grid.transform * (np.array([p.x for p in points]), np.array([p.y for p in points]))
+        cols, rows = ~grid.transform @ (np.array([p.x for p in points]), np.array([p.y for p in points]))
         rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
         ok = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)
         return mask[rows[ok], cols[ok]]
