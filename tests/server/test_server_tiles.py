@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from server_support import FOOTPRINTS, SCENE_ZOOM
 
+from satgeo.eval.seams import seam_ratio
 from satgeo_server import Settings
 from satgeo_server.scenes import SceneRegistry
 from satgeo_server.schemas import SceneCreate
@@ -38,16 +39,10 @@ def decode(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
 
 
-def seam_ratio(mosaic: np.ndarray, step: int) -> float:
-    """docs/architecture.md's measure: mean |diff| across tile borders / mean |diff| over all adjacent pairs."""
-    m = mosaic[..., :3].astype(np.float32)
-    dx = np.abs(np.diff(m, axis=1)).mean(axis=2)  # (H, W-1): pair (c, c+1)
-    dy = np.abs(np.diff(m, axis=0)).mean(axis=2)
-    bx = dx[:, step - 1::step]
-    by = dy[step - 1::step, :]
-    border = (bx.sum() + by.sum()) / (bx.size + by.size)
-    overall = (dx.sum() + dy.sum()) / (dx.size + dy.size)
-    return float(border / overall)
+def tile_seam_ratio(mosaic: np.ndarray, step: int) -> float:
+    """The seam ratio of the tile borders every ``step`` px of an RGBA mosaic."""
+    h, w = mosaic.shape[:2]
+    return seam_ratio(mosaic[..., :3], range(step, h, step), range(step, w, step))
 
 
 class Clients:
@@ -149,8 +144,8 @@ def test_seam_ratio_across_tile_and_metatile_borders(tile_server, tmp_path):
     ys = sorted({y for _, y in native})
     mosaic = np.concatenate([np.concatenate([decode(tiles[(x, y)]) for x in xs], axis=1) for y in ys], axis=0)
     assert mosaic[..., 3].min() == 255 and mosaic.shape[0] >= 320 and mosaic.shape[1] >= 320
-    ratio = seam_ratio(mosaic, 32)
-    meta_ratio = seam_ratio(mosaic[(4 - ys[0] % 4) % 4 * 32:, (4 - xs[0] % 4) % 4 * 32:], 128)
+    ratio = tile_seam_ratio(mosaic, 32)
+    meta_ratio = tile_seam_ratio(mosaic[(4 - ys[0] % 4) % 4 * 32:, (4 - xs[0] % 4) % 4 * 32:], 128)
     print(f"seam ratio: tile borders {ratio:.3f}, metatile borders {meta_ratio:.3f}")
     assert ratio <= 1.10 and meta_ratio <= 1.10
 
