@@ -27,10 +27,10 @@ from satgeo.geo.crs import WGS84, is_lonlat, parse_crs
 #: GDAL OSM driver layers that carry area and line features.
 OSM_LAYERS = ("lines", "multipolygons")
 
-#: A layer: a file path (anything GDAL reads) or a GeoDataFrame already in memory.
 #: The refusal every reader (CLI, batch, server) gives for a file without a CRS and not in lon/lat.
 NO_CRS = "has no CRS and its coordinates are not longitude/latitude; set the layer's CRS"
 
+#: A layer: a file path (anything GDAL reads) or a GeoDataFrame already in memory.
 Layer: TypeAlias = "str | Path | gpd.GeoDataFrame"
 
 
