@@ -67,7 +67,6 @@ def create_app(settings: Settings, renderer: Any = None, run_jobs: bool = True) 
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.settings, app.state.store, app.state.tiles, app.state.worker = settings, store, tiles, worker
     handlers.install(app)
 
     for router in (page.router, models.router, jobs.router, uploads.router, scenes.router):
