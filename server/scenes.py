@@ -107,6 +107,8 @@ class SceneRegistry:
             "native_zoom": zoom,
             "bounds": list(bounds),
         }
+        # added later: only when set, so scenes asked for without them keep their ids
+        spec |= {k: v for k, v in (("guidance", body.guidance), ("scheduler", body.scheduler)) if v is not None}
         key = {k: v for k, v in spec.items() if k not in ("name", "layers")}
         # the model as named (a path relative to --data-dir), so copies of a data dir share scene ids
         key["model"] = body.model
@@ -139,6 +141,8 @@ class SceneRegistry:
             cloud_cover=spec["cloud_cover"],
             seed=int(spec["seed"]),
             steps=spec["steps"],
+            guidance=spec.get("guidance"),
+            scheduler=spec.get("scheduler"),
             device=self.settings.device,
         )
         scene = LoadedScene(scene_id, spec, layers, request)

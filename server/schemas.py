@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from satgeo.models.ds_config import Scheduler
+
 Finite = Field(allow_inf_nan=False)
 
 
@@ -42,6 +44,9 @@ class GenerationParams(Strict):
     cloud_cover: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     seed: int = Field(0, ge=0, le=2**32 - 1)
     steps: int | None = Field(None, ge=1, le=1000)
+    guidance: float | None = Field(None, ge=0, le=100, allow_inf_nan=False,
+                                   description="classifier-free guidance scale (diffusion models)")
+    scheduler: Scheduler | None = Field(None, description="sampler (diffusion models)")
 
 
 class JobCreate(GenerationParams):
@@ -109,6 +114,8 @@ class Scene(BaseModel):
     cloud_cover: float | None = None
     seed: int = 0
     steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
     links: dict[str, str]
 
 

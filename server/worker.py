@@ -50,6 +50,8 @@ def build_render_request(req: dict[str, Any], folder: Path):
         seed=int(req.get("seed") or 0),
         gsd=req.get("gsd"),
         steps=req.get("steps"),
+        guidance=req.get("guidance"),
+        scheduler=req.get("scheduler"),
     )
 
 

@@ -53,6 +53,8 @@ class RenderChoices:
     date: dt.date | None = None
     cloud_cover: float | None = None
     steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
 
     def render_choices(self) -> RenderChoices:
         """These choices alone (a plain copy, whatever subclass ``self`` is)."""
@@ -61,6 +63,9 @@ class RenderChoices:
     def describe(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(RenderChoices)}
         out["date"] = self.date.isoformat() if self.date else None
+        for late in ("guidance", "scheduler"):  # added later: unset, they leave older jobs' fingerprints as they were
+            if out[late] is None:
+                del out[late]
         return out
 
 
@@ -79,6 +84,7 @@ class RenderParams:
             area=Area.from_bbox(self.area_bounds, work_crs=self.render_crs),
             layers=list(layers), gsd=self.gsd,
             model=c.model, prompt=c.prompt, date=c.date, cloud_cover=c.cloud_cover, seed=c.seed, steps=c.steps,
+            guidance=c.guidance, scheduler=c.scheduler,
         )
 
     def describe(self) -> dict:

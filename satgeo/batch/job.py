@@ -43,6 +43,7 @@ from satgeo.geo.crs import WGS84, parse_projected_crs, utm_crs_for
 from satgeo.geo.metadata import check_cloud_cover
 from satgeo.geo.xyz import mercator_scale
 from satgeo.hashing import file_sha256
+from satgeo.models.ds_config import SCHEDULERS, check_guidance
 
 ENGINES = ("local", "ray")
 #: Road lines are widened by this (ground metres) when planning, as masks draw them with a width.
@@ -116,6 +117,9 @@ def prepare(opts: BatchOptions, log: Log = _stderr) -> PreparedJob:
     if opts.zoom is not None and opts.crs:
         raise InputError("--crs applies to --gsd lattices; --zoom always uses EPSG:3857 tiles")
     check_cloud_cover(opts.cloud_cover, "--cloud-cover")
+    check_guidance(opts.guidance)
+    if opts.scheduler is not None and opts.scheduler not in SCHEDULERS:
+        raise InputError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got {opts.scheduler!r}")
     if opts.pairs is not None:
         opts.pairs.check()
     raw = inputs.read_layer_specs(opts.layers)

@@ -8,6 +8,7 @@ import click
 
 from satgeo.errors import InputError
 from satgeo.geo.metadata import parse_date
+from satgeo.models.ds_config import SCHEDULERS
 
 
 def register(app: click.Group) -> None:
@@ -24,6 +25,8 @@ def register(app: click.Group) -> None:
     @click.option("--date", "date_", help="Acquisition date YYYY-MM-DD (metadata; STAC datetime).")
     @click.option("--cloud-cover", type=float, help="Cloud cover 0..1 (metadata).")
     @click.option("--steps", type=int, help="Sampling steps (diffusion models).")
+    @click.option("--guidance", type=float, help="Classifier-free guidance scale, >= 0 (diffusion models).")
+    @click.option("--scheduler", type=click.Choice(SCHEDULERS), help="Sampler (diffusion models).")
     @click.option("--tile-px", type=int, default=256, show_default=True, help="Pixels per lattice tile side (--gsd only).")
     @click.option("--chunk-tiles", type=int, default=4, show_default=True, help="Chunks are N x N tiles; one COG each.")
     @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
@@ -41,7 +44,7 @@ def register(app: click.Group) -> None:
     @click.option("--split-buffer", type=int, help="--pairs: extra pixels kept clear between val and train chips [default: 0].")
     @click.option("--webdataset", is_flag=True, help="--pairs: also write webdataset shards for `satgeo train controlnet|lora`.")
     @click.option("--shard-size", type=int, help="--webdataset: samples per shard [default: 256].")
-    def batch(layers, out_dir, gsd, zoom, crs, aoi, model, seed, prompt, date_, cloud_cover, steps, tile_px,
+    def batch(layers, out_dir, gsd, zoom, crs, aoi, model, seed, prompt, date_, cloud_cover, steps, guidance, scheduler, tile_px,
               chunk_tiles, engine, workers, threads, ray_address, resume, mosaic_cog, no_progress, pairs, chip_size,
               chip_overlap, val_fraction, split_block, split_buffer, webdataset, shard_size) -> None:
         """Render whole vector LAYERS (footprints, roads, water, landuse; any GDAL format,
@@ -62,7 +65,8 @@ def register(app: click.Group) -> None:
         summary = run_batch(
             BatchOptions(
                 layers=list(layers), out_dir=out_dir, gsd=gsd, zoom=zoom, crs=crs, aoi=aoi, model=model, seed=seed,
-                prompt=prompt, date=parse_date(date_, "--date"), cloud_cover=cloud_cover, steps=steps, tile_px=tile_px,
+                prompt=prompt, date=parse_date(date_, "--date"), cloud_cover=cloud_cover, steps=steps, guidance=guidance,
+                scheduler=scheduler, tile_px=tile_px,
                 chunk_tiles=chunk_tiles, engine=engine, workers=workers, threads=threads, ray_address=ray_address, resume=resume,
                 mosaic_cog=mosaic_cog, progress=not no_progress,
                 pairs=PairOptions(**given, webdataset=webdataset) if pairs else None,

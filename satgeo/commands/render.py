@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 import click
@@ -10,6 +9,7 @@ import click
 from satgeo.commands.geo import area_from_options
 from satgeo.errors import InputError
 from satgeo.geo.metadata import check_cloud_cover, parse_date
+from satgeo.models.ds_config import SCHEDULERS, check_guidance
 
 
 @click.command("render")
@@ -27,7 +27,7 @@ from satgeo.geo.metadata import check_cloud_cover, parse_date
 @click.option("--steps", type=int, default=None, help="Sampling steps (diffusion models).")
 @click.option("--guidance", type=float, default=None,
               help="Classifier-free guidance scale, >= 0 (diffusion models; default: the model's satgeo.json or 7.5).")
-@click.option("--scheduler", type=click.Choice(["default", "ddim", "dpm++"]), default=None,
+@click.option("--scheduler", type=click.Choice(SCHEDULERS), default=None,
               help="Sampler (diffusion models): the checkpoint's own, DDIM, or DPM-Solver++ 2M.")
 @click.option("--condition-raster", "condition_rasters", multiple=True, metavar="FILE",
               help="Low-resolution image (any GDAL raster, any CRS) a conditional DiffusionSat ControlNet "
@@ -48,8 +48,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     check_cloud_cover(cloud_cover, "--cloud-cover")
     if steps is not None and steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
-    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
-        raise InputError(f"--guidance must be a number >= 0, got {guidance}")
+    check_guidance(guidance)
     for layer in layers:
         if not layer.startswith("/vsi") and not Path(layer).exists():
             raise InputError(f"footprint layer {layer} does not exist")

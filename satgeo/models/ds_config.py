@@ -14,13 +14,22 @@ import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-from satgeo.errors import ModelError
+from satgeo.errors import InputError, ModelError
 
 CONFIG_FILE = "satgeo.json"
 #: the attention projections a satgeo LoRA adapts (peft target names)
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+#: the samplers a render request can name (``satgeo.models.ds_speed.make_scheduler`` builds them)
+Scheduler = Literal["default", "ddim", "dpm++"]
+SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
+
+
+def check_guidance(value: float | None, what: str = "--guidance") -> None:
+    """A one-line InputError unless ``value`` is None or a finite classifier-free guidance scale >= 0."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise InputError(f"{what} must be a number >= 0, got {value}")
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class SatgeoConfig:
     window_overlap: int | None = None  # px shared by neighbouring windows inside a region
     region_windows: int | None = None  # windows per region side
     training_size: int | None = None  # ``"training": {"size"}``, written by ``satgeo train``
-    # sampling defaults (scheduler: one of SCHEDULERS)
+    # sampling defaults (requests override them; scheduler names: SCHEDULERS)
     scheduler: str | None = None
     steps: int | None = None
     guidance: float | None = None

@@ -42,7 +42,8 @@ def _scene(scene_id: str, spec: SceneSpec, tiles: TileService) -> Scene:
     return Scene(id=scene_id, name=spec["name"], bounds=spec["bounds"], native_zoom=spec["native_zoom"],
                  minzoom=lo, maxzoom=hi, model=spec["model"] or DEFAULT_MODEL,
                  model_name=model_name(spec, tiles.settings.device), prompt=spec["prompt"], date=spec["date"],
-                 cloud_cover=spec["cloud_cover"], seed=spec["seed"], steps=spec["steps"], links=scene_links(scene_id))
+                 cloud_cover=spec["cloud_cover"], seed=spec["seed"], steps=spec["steps"],
+                 guidance=spec.get("guidance"), scheduler=spec.get("scheduler"), links=scene_links(scene_id))
 
 
 @router.post("/v1/scenes", response_model=Scene, status_code=201)

@@ -123,3 +123,20 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "did not write" in lines[0]
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_sampling_options_are_checked_and_reach_every_chunk_request(tmp_path, subset_layer):
+    from satgeo.batch.chunk import RenderChoices, RenderParams
+
+    with pytest.raises(InputError, match="--guidance must be a number >= 0"):
+        prepare(BatchOptions([subset_layer], tmp_path / "o", gsd=1.0, guidance=float("nan")))
+    with pytest.raises(InputError, match="--scheduler must be one of default, ddim, dpm"):
+        prepare(BatchOptions([subset_layer], tmp_path / "o", gsd=1.0, scheduler="euler"))
+    # unset, the options leave the description (and so the fingerprint) of a job as it was before they existed
+    assert set(RenderChoices().describe()) == {"model", "seed", "prompt", "date", "cloud_cover", "steps"}
+    choices = RenderChoices(guidance=2.0, scheduler="ddim")
+    assert choices.describe()["guidance"] == 2.0 and choices.render_choices() == choices
+    params = RenderParams(area_bounds=(-105.26, 39.97, -105.25, 39.98), gsd=1.0, render_crs="EPSG:32613",
+                          choices=choices)
+    req = params.request([])
+    assert (req.guidance, req.scheduler) == (2.0, "ddim")

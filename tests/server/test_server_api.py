@@ -64,6 +64,8 @@ def test_job_is_queued_with_links_and_can_be_cancelled(client, data_dir):
     ({"aoi": {"type": "Polygon", "coordinates": [[[0, 0], [1]]]}}, 422, "aoi"),
     ({"aoi": {"type": "Polygon", "coordinates": [[[500, 0], [501, 0], [501, 1], [500, 0]]]}}, 422, "lon/lat"),
     ({"bbox": BBOX, "cloud_cover": 2}, 422, "cloud_cover"),
+    ({"bbox": BBOX, "guidance": -1}, 422, "guidance"),
+    ({"bbox": BBOX, "scheduler": "euler"}, 422, "scheduler"),
     ({"bbox": BBOX, "footprints": {"type": "FeatureCollection", "features": [{"geometry": 5}]}}, 422, "footprints"),
 ])
 def test_bad_jobs_get_one_line_4xx(client, data_dir, body, status, words):
@@ -106,6 +108,12 @@ def test_uploads_and_scene_tilejson(client, data_dir):
     assert scene["native_zoom"] == 18 and scene["minzoom"] < 18 < scene["maxzoom"]
     # same layers + params -> same id (content-addressed); inline GeoJSON of other data -> another id
     assert client.post("/v1/scenes", json={"layers": [{"path": up["path"]}], "model": "models/tiny"}).json()["id"] == scene["id"]
+    guided = client.post("/v1/scenes", json={"layers": [{"path": up["path"]}], "model": "models/tiny", "guidance": 3.0,
+                                             "scheduler": "dpm++"}).json()
+    assert guided["id"] != scene["id"] and (guided["guidance"], guided["scheduler"]) == (3.0, "dpm++")
+    assert scene["guidance"] is None and scene["scheduler"] is None
+    loaded = client.app.state.services.scenes.load(guided["id"]).request  # what its tiles render with
+    assert (loaded.guidance, loaded.scheduler) == (3.0, "dpm++")
     tj = client.get(scene["links"]["tilejson"]).json()
     assert tj["tiles"][0].endswith(f"/v1/scenes/{scene['id']}/tiles/{{z}}/{{x}}/{{y}}.png")
     west, south, east, north = tj["bounds"]
@@ -220,3 +228,14 @@ def test_a_bow_tie_aoi_keeps_both_halves_and_the_worker_validates_stored_request
     assert area.geometry.geom_type == "MultiPolygon"  # make_valid, as the CLI repairs it (buffer(0) lost a half)
     with pytest.raises(InputError, match="bbox must be"):
         build_render_request({"bbox": [1, 1, 0, 0]}, tmp_path)
+
+
+def test_sampling_options_travel_from_the_job_to_the_render_request(client, data_dir):
+    from satgeo_server.worker import build_render_request
+
+    r = client.post("/v1/jobs", json={"bbox": BBOX, "model": "models/tiny", "guidance": 4.5, "scheduler": "ddim"})
+    assert r.status_code == 202, r.text
+    job = Store(data_dir / "satgeo-server.db").get_job(r.json()["id"])
+    req = build_render_request(job.request, data_dir / "jobs" / job.id)
+    assert (req.guidance, req.scheduler) == (4.5, "ddim")
+    assert build_render_request({"bbox": BBOX}, data_dir).guidance is None
