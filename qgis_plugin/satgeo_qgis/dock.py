@@ -66,6 +66,12 @@ def _form(box) -> QFormLayout:
     return form
 
 
+def _add_rows(form: QFormLayout, *rows) -> None:
+    """``form.addRow(label, field)`` for each (label, field); a label may be text or a widget."""
+    for label, field in rows:
+        form.addRow(label, field)
+
+
 def _shrinkable(widget):
     widget.setMinimumWidth(60)
     widget.setSizePolicy(QSizePolicy.Policy.Ignored, widget.sizePolicy().verticalPolicy())
@@ -110,12 +116,8 @@ class SatgeoDock(QgsDockWidget):
         self.python.setToolTip("A Python that has satgeo installed; used by 'Start local server'")
         self.start_button = QPushButton("Start local server")
         self.start_button.setEnabled(False)
-        form.addRow("URL", self.url)
-        form.addRow("Token", self.token)
-        form.addRow("Status", self.status)
-        form.addRow("", self.check_button)
-        form.addRow("Python", self.python)
-        form.addRow("", self.start_button)
+        _add_rows(form, ("URL", self.url), ("Token", self.token), ("Status", self.status), ("", self.check_button),
+                  ("Python", self.python), ("", self.start_button))
         outer.addWidget(server_box)
 
         # generation
@@ -158,13 +160,8 @@ class SatgeoDock(QgsDockWidget):
         self.steps.setRange(0, 1000)
         self.steps.setSpecialValueText("model default")
         self.steps.setValue(s.steps)
-        form.addRow("Model", self.model)
-        form.addRow("Prompt", self.prompt)
-        form.addRow(self.use_date, self.date)
-        form.addRow("Cloud cover", self.cloud)
-        form.addRow("Seed", self.seed)
-        form.addRow("GSD", self.gsd)
-        form.addRow("Steps", self.steps)
+        _add_rows(form, ("Model", self.model), ("Prompt", self.prompt), (self.use_date, self.date),
+                  ("Cloud cover", self.cloud), ("Seed", self.seed), ("GSD", self.gsd), ("Steps", self.steps))
         outer.addWidget(gen_box)
 
         # layers

@@ -46,3 +46,22 @@ def journal_rows(journal: Path, table: str) -> int:
             return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     except sqlite3.Error:
         return 0  # tables not created yet
+
+
+def sigkill_at(cmd: list[str], journal: Path, table: str, rows: int, within_s: float) -> None:
+    """Start ``cmd`` and SIGKILL it as soon as ``table`` of its journal holds ``rows`` rows."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + within_s
+    try:
+        while journal_rows(journal, table) < rows:
+            assert proc.poll() is None, f"batch exited early: {proc.stderr.read().decode()[-500:]}"
+            assert time.monotonic() < deadline, f"the journal got no {rows} {table} rows in {within_s:.0f} s"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL

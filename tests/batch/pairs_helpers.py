@@ -6,34 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    """`satgeo ARGS...` in this process: (exit code, stderr)."""
-    import contextlib
-    import io
-    import sys
-
-    from satgeo.cli import main
-
-    err, saved = io.StringIO(), sys.argv
-    sys.argv = ["satgeo", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = saved
-    return code, err.getvalue()
+from cli_support import run_cli
 
 
 def mask_on_grid_of(chip: Path, layers: list[str], out: Path) -> np.ndarray:
     """`satgeo mask LAYERS --bbox <chip bounds> --crs C --work-crs C --gsd G` read back; the grid must match."""
     with rasterio.open(chip) as src:
         crs, bounds, gsd, transform, shape = src.crs.to_string(), src.bounds, src.res[0], src.transform, src.shape
-    code, err = run_cli("mask", *layers, "--bbox", *map(repr, bounds), "--crs", crs, "--work-crs", crs,
+    code, _, err = run_cli("mask", *layers, "--bbox", *map(repr, bounds), "--crs", crs, "--work-crs", crs,
                         "--gsd", repr(gsd), "-q", "-o", str(out))
     if code == 2 and "intersects the area" in err:
         return np.zeros(shape, np.uint8)  # `satgeo mask` refuses an area with no feature: all background

@@ -3,14 +3,11 @@ and no partial COG ever under a final name."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import rasterio
-from batch_helpers import JOB_ARGS, SUBSET, imagery_bytes, journal_rows
+from batch_helpers import JOB_ARGS, SUBSET, imagery_bytes, journal_rows, sigkill_at
 
 
 def test_sigkill_mid_run_then_resume_gives_identical_bytes(reference_run, tiny_model, tmp_path):
@@ -18,18 +15,8 @@ def test_sigkill_mid_run_then_resume_gives_identical_bytes(reference_run, tiny_m
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "satgeo.cli", "batch", str(SUBSET), "-o", str(out), "--model", tiny_model,
            "--no-progress", *JOB_ARGS]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     journal = out / "satgeo-batch.sqlite"
-    deadline = time.monotonic() + 180
-    try:
-        while journal_rows(journal, "chunks") < 2:
-            assert proc.poll() is None, f"batch exited early: {proc.stderr.read().decode()[-500:]}"
-            assert time.monotonic() < deadline, "batch made no progress"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_at(cmd, journal, "chunks", 2, within_s=180)
     done = journal_rows(journal, "chunks")
     assert 2 <= done < ref_summary.chunks, "the kill should land mid-run"
     # Every COG under a final name is complete (temporaries are hidden '.…satgeo-tmp' files).

@@ -11,8 +11,9 @@ import numpy as np
 import pystac
 import pytest
 import rasterio
-from batch_helpers import HERE, journal_rows
-from pairs_helpers import mask_on_grid_of, run_cli, touching
+from batch_helpers import HERE, journal_rows, sigkill_at
+from cli_support import run_cli
+from pairs_helpers import mask_on_grid_of, touching
 from rio_cogeo.cogeo import cog_validate
 
 from satgeo.batch import BatchOptions, run_batch
@@ -158,7 +159,7 @@ def test_an_interrupted_pair_export_resumes_to_the_same_bytes(pairs_run, tiny_mo
 )
 def test_unusable_pair_options_give_one_error_line_and_write_nothing(tiny_model, tmp_path, args, message):
     out = tmp_path / "out"
-    code, err = run_cli("batch", str(SCHAAN), "-o", str(out), "--model", tiny_model, "--gsd", "4", "--tile-px", "32",
+    code, _, err = run_cli("batch", str(SCHAAN), "-o", str(out), "--model", tiny_model, "--gsd", "4", "--tile-px", "32",
                         "--no-progress", *args)
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("planned", "note:"))]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
@@ -166,11 +167,8 @@ def test_unusable_pair_options_give_one_error_line_and_write_nothing(tiny_model,
 
 
 def test_sigkill_during_the_pair_export_then_resume_gives_identical_bytes(pairs_run, tiny_model, tmp_path):
-    import os
-    import signal
     import subprocess
     import sys
-    import time
 
     ref, summary = pairs_run
     out = tmp_path / "out"
@@ -178,18 +176,8 @@ def test_sigkill_during_the_pair_export_then_resume_gives_identical_bytes(pairs_
            "--gsd", "4", "--tile-px", "32", "--chunk-tiles", "2", "--seed", "1", "--threads", "1", "--date", "2021-06-15",
            "--pairs", "--chip-size", "16", "--chip-overlap", "4", "--val-fraction", "0.25", "--split-block", "2",
            "--webdataset", "--shard-size", "16"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     journal = out / "satgeo-batch.sqlite"
-    deadline = time.monotonic() + 240
-    try:
-        while journal_rows(journal, "pairs") < 3:
-            assert proc.poll() is None, f"batch exited early: {proc.stderr.read().decode()[-500:]}"
-            assert time.monotonic() < deadline, "no pair was written"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_at(cmd, journal, "pairs", 3, within_s=240)
     assert 3 <= journal_rows(journal, "pairs") < summary.pairs["train"] + summary.pairs["val"], "the kill should land mid-export"
     r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]

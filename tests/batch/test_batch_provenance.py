@@ -13,21 +13,16 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
+from cli_support import run_cli  # noqa: E402
 from server_support import FOOTPRINTS, LiveServer, build_tiny_pix2pix, wait_job  # noqa: E402
 
 BBOX = [85.5196, 27.6308, 85.5222, 27.6328]
 PROVENANCE = ("MODEL", "MODEL_HASH", "FAMILY", "NATIVE_GSD", "LICENSE", "ATTRIBUTION", "SYNTHETIC", "SATGEO_VERSION")
 
 
-def _cli(monkeypatch, capsys, *args: str) -> None:
-    from satgeo.cli import main
-
-    monkeypatch.setattr("sys.argv", ["satgeo", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        assert not exc.code, capsys.readouterr().err
-    capsys.readouterr()
+def _cli(*args: str) -> None:
+    code, _, err = run_cli(*args)
+    assert code == 0, err
 
 
 def _tags(path: Path) -> dict[str, str]:
@@ -37,16 +32,16 @@ def _tags(path: Path) -> dict[str, str]:
         return src.tags()
 
 
-def test_render_server_job_and_batch_chunk_share_model_name_and_hash(tmp_path, monkeypatch, capsys):
+def test_render_server_job_and_batch_chunk_share_model_name_and_hash(tmp_path):
     model = build_tiny_pix2pix(tmp_path / "tiny")
     seed, gsd = "5", "0.53"
 
     render_out = tmp_path / "render.tif"
-    _cli(monkeypatch, capsys, "render", "--bbox", *map(str, BBOX), "--footprints", str(FOOTPRINTS), "--model", str(model),
+    _cli("render", "--bbox", *map(str, BBOX), "--footprints", str(FOOTPRINTS), "--model", str(model),
          "--seed", seed, "--gsd", gsd, "-o", str(render_out))
 
     batch_out = tmp_path / "batch"
-    _cli(monkeypatch, capsys, "batch", str(FOOTPRINTS), "-o", str(batch_out), "--model", str(model), "--seed", seed,
+    _cli("batch", str(FOOTPRINTS), "-o", str(batch_out), "--model", str(model), "--seed", seed,
          "--gsd", gsd, "--tile-px", "128", "--chunk-tiles", "2", "--threads", "1", "--no-progress", "--mosaic-cog")
 
     data = tmp_path / "data"

@@ -6,15 +6,16 @@ import json
 
 import numpy as np
 import pytest
-from conftest import CHIPS, FOOTPRINTS, HOLDOUT, run_cli
+from cli_support import run_cli
+from eval_support import CHIPS, FOOTPRINTS, HOLDOUT
 
 FAST = ["--chips", str(CHIPS), "--footprints", str(FOOTPRINTS), "--holdout", HOLDOUT, "--seg-steps", "4",
         "--lattice-windows", "2"]
 
 
-def test_eval_scores_several_models_and_reuses_its_segmenter(tmp_path, tiny_p2p, monkeypatch, capsys):
+def test_eval_scores_several_models_and_reuses_its_segmenter(tmp_path, tiny_p2p):
     sheet, cache = tmp_path / "sheet.png", tmp_path / "cache"
-    code, out, err = run_cli(monkeypatch, capsys, "eval", *FAST, "--model", str(tiny_p2p), "--model", "flat",
+    code, out, err = run_cli("eval", *FAST, "--model", str(tiny_p2p), "--model", "flat",
                              "--json", "--sheet", str(sheet), "--cache", str(cache))
     assert code == 0, err
     res = json.loads(out)
@@ -38,7 +39,7 @@ def test_eval_scores_several_models_and_reuses_its_segmenter(tmp_path, tiny_p2p,
     with Image.open(sheet) as im:  # 2 chips x (mask, 2 models, real)
         assert im.width > im.height and np.asarray(im).std() > 0
 
-    code, out, err = run_cli(monkeypatch, capsys, "eval", *FAST, "--model", "flat", "--json", "--cache", str(cache))
+    code, out, err = run_cli("eval", *FAST, "--model", "flat", "--json", "--cache", str(cache))
     again = json.loads(out)
     assert again["segmenter"]["cached"] is True
     # same segmenter, same numbers (the real lattice differs: it is folded at the first model's stride)
@@ -50,8 +51,8 @@ def math_finite(v: float) -> bool:
     return v == v and abs(v) < 1e9
 
 
-def test_eval_text_table(tmp_path, monkeypatch, capsys):
-    code, out, err = run_cli(monkeypatch, capsys, "eval", *FAST, "--model", "flat", "--cache", str(tmp_path))
+def test_eval_text_table(tmp_path):
+    code, out, err = run_cli("eval", *FAST, "--model", "flat", "--cache", str(tmp_path))
     assert code == 0, err
     assert out.splitlines()[0].startswith("model |") and out.splitlines()[1].startswith("flat |")
 
@@ -62,31 +63,31 @@ def _one_error(code: int, out: str, err: str, text: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], err
 
 
-def test_eval_bad_input_one_error_line_nothing_written(tmp_path, monkeypatch, capsys):
+def test_eval_bad_input_one_error_line_nothing_written(tmp_path, capsys):
     sheet, cache = tmp_path / "s.png", tmp_path / "cache"
     outs = ["--sheet", str(sheet), "--cache", str(cache)]
     # chips without masks: no --footprints, or a layer far away
-    _one_error(*run_cli(monkeypatch, capsys, "eval", "--chips", str(CHIPS), "--model", "flat", *outs), "no masks")
+    _one_error(*run_cli("eval", "--chips", str(CHIPS), "--model", "flat", *outs), "no masks")
     far = tmp_path / "far.geojson"
     far.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
                    "geometry": {"type": "Polygon", "coordinates": [[[10, 50], [10.001, 50], [10.001, 50.001], [10, 50]]]}}]}))
-    _one_error(*run_cli(monkeypatch, capsys, "eval", "--chips", str(CHIPS), "--footprints", str(far), "--holdout", HOLDOUT,
+    _one_error(*run_cli("eval", "--chips", str(CHIPS), "--footprints", str(far), "--holdout", HOLDOUT,
                         "--model", "flat", *outs), "no mask")
     # a folder of another family: a diffusion checkpoint folder is recognised, then refused
     from satgeo.models.tiny import build_tiny_diffusionsat
 
     other = build_tiny_diffusionsat(tmp_path / "dsat")
     capsys.readouterr()  # building it prints progress bars
-    _one_error(*run_cli(monkeypatch, capsys, "eval", *FAST, "--model", str(other), *outs), "mask-conditioned")
+    _one_error(*run_cli("eval", *FAST, "--model", str(other), *outs), "mask-conditioned")
     # a weights file that does not load
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model.safetensors").write_bytes(b"not a safetensors file")
     (broken / "config.json").write_text(json.dumps({"family": "pix2pix", "name": "broken"}))
-    _one_error(*run_cli(monkeypatch, capsys, "eval", *FAST, "--model", str(broken), *outs), "cannot read checkpoint")
+    _one_error(*run_cli("eval", *FAST, "--model", str(broken), *outs), "cannot read checkpoint")
     bad_fid = tmp_path / "fid.pt"
     bad_fid.write_bytes(b"garbage")
-    _one_error(*run_cli(monkeypatch, capsys, "eval", *FAST, "--model", "flat", "--fid-weights", str(bad_fid), *outs),
+    _one_error(*run_cli("eval", *FAST, "--model", "flat", "--fid-weights", str(bad_fid), *outs),
                "TorchScript")
     assert not sheet.exists() and not cache.exists()
 

@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import CHIPS, FOOTPRINTS, HOLDOUT, LAYER_CHIPS, SHARED, run_cli
+from cli_support import run_cli
+from eval_support import CHIPS, FOOTPRINTS, HOLDOUT, LAYER_CHIPS, SHARED
 
 from satgeo.eval.downstream import t_interval
 
@@ -32,10 +33,10 @@ def _pair_folder(root, n: int = 2):
     return root
 
 
-def test_downstream_end_to_end_json_and_plot(tmp_path, tiny_p2p, monkeypatch, capsys):
+def test_downstream_end_to_end_json_and_plot(tmp_path, tiny_p2p):
     plot = tmp_path / "iou.png"
     pairs = _pair_folder(tmp_path / "export")
-    code, out, err = run_cli(monkeypatch, capsys, *FAST, "--model", "flat", "--model", str(tiny_p2p), "--pairs",
+    code, out, err = run_cli(*FAST, "--model", "flat", "--model", str(tiny_p2p), "--pairs",
                              str(pairs), "--n", "1,all", "--json", "--plot", str(plot))
     assert code == 0, err
     res = json.loads(out)
@@ -56,12 +57,12 @@ def test_downstream_end_to_end_json_and_plot(tmp_path, tiny_p2p, monkeypatch, ca
     with Image.open(plot) as im:
         assert im.size == (720, 460)
     # the text table names every arm
-    code, out, _ = run_cli(monkeypatch, capsys, *FAST, "--model", "flat", "--n", "2")
+    code, out, _ = run_cli(*FAST, "--model", "flat", "--n", "2")
     assert code == 0 and "real + flat" in out and "synthetic only (flat, 2 chips)" in out
 
 
-def test_downstream_is_deterministic_per_seed(tmp_path, monkeypatch, capsys):
-    runs = [json.loads(run_cli(monkeypatch, capsys, *FAST, "--model", "flat", "--n", "2", "--json")[1]) for _ in range(2)]
+def test_downstream_is_deterministic_per_seed(tmp_path):
+    runs = [json.loads(run_cli(*FAST, "--model", "flat", "--n", "2", "--json")[1]) for _ in range(2)]
     assert runs[0]["real"] == runs[1]["real"] and runs[0]["gain"] == runs[1]["gain"]
 
 
@@ -77,19 +78,19 @@ def _one_error(code: int, out: str, err: str, text: str) -> None:
     assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], err
 
 
-def test_downstream_bad_input_one_error_line_nothing_written(tmp_path, monkeypatch, capsys):
+def test_downstream_bad_input_one_error_line_nothing_written(tmp_path, capsys):
     plot = tmp_path / "p.png"
     not_pairs = tmp_path / "not_pairs"
     not_pairs.mkdir()
-    _one_error(*run_cli(monkeypatch, capsys, *FAST, "--pairs", str(not_pairs), "--plot", str(plot)), "not a pair folder")
-    _one_error(*run_cli(monkeypatch, capsys, *FAST, "--model", "flat", "--n", "5", "--plot", str(plot)),
+    _one_error(*run_cli(*FAST, "--pairs", str(not_pairs), "--plot", str(plot)), "not a pair folder")
+    _one_error(*run_cli(*FAST, "--model", "flat", "--n", "5", "--plot", str(plot)),
                "real pool holds 4")
     from satgeo.models.tiny import build_tiny_diffusionsat
 
     other = build_tiny_diffusionsat(tmp_path / "dsat")
     capsys.readouterr()  # building it prints progress bars
-    _one_error(*run_cli(monkeypatch, capsys, *FAST, "--model", str(other), "--plot", str(plot)), "mask-conditioned")
-    _one_error(*run_cli(monkeypatch, capsys, *FAST, "--plot", str(plot)), "synthetic source")
+    _one_error(*run_cli(*FAST, "--model", str(other), "--plot", str(plot)), "mask-conditioned")
+    _one_error(*run_cli(*FAST, "--plot", str(plot)), "synthetic source")
     assert not plot.exists()
 
 

@@ -23,7 +23,7 @@ def shared(rel: str) -> Path:
 
 
 @pytest.fixture
-def run_cli(tmp_path):
+def satgeo_process(tmp_path):
     """Run the real ``satgeo`` entry point in a subprocess; returns CompletedProcess."""
 
     def run(*args: str) -> subprocess.CompletedProcess:

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+from cli_support import run_cli
 from rio_cogeo.cogeo import cog_validate
 from shapely.geometry import LineString, box
 
-from satgeo.cli import main
 
-
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["satgeo", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_metadata_json_with_negative_coordinates(monkeypatch, capsys):
-    code, out, err = cli(monkeypatch, capsys, "metadata", "--bbox", "-105.3", "39.9", "-105.2", "40.0",
+def test_metadata_json_with_negative_coordinates():
+    code, out, err = run_cli("metadata", "--bbox", "-105.3", "39.9", "-105.2", "40.0",
                          "--gsd", "0.5", "--date", "2020-06-15", "--cloud-cover", "0.2", "--json")
     assert code == 0, err
     d = json.loads(out)
@@ -43,12 +30,12 @@ def test_metadata_json_with_negative_coordinates(monkeypatch, capsys):
     assert 17000 < d["width"] < 17300 and 22000 < d["height"] < 22400  # ~8.5 km x 11.1 km at 0.5 m
 
 
-def test_metadata_width_in_web_mercator_is_ground_gsd(monkeypatch, capsys):
+def test_metadata_width_in_web_mercator_is_ground_gsd():
     # a 1280 m (Mercator) square at 60 N on 9 E: 640 ground metres; 128 px -> 5 m
     import pyproj
 
     x, y = pyproj.Transformer.from_crs(4326, 3857, always_xy=True).transform(9.0, 60.0)
-    code, out, err = cli(monkeypatch, capsys, "metadata", "--bbox", str(x - 640), str(y - 640), str(x + 640),
+    code, out, err = run_cli("metadata", "--bbox", str(x - 640), str(y - 640), str(x + 640),
                          str(y + 640), "--crs", "EPSG:3857", "--width", "128", "--json")
     assert code == 0, err
     d = json.loads(out)
@@ -70,10 +57,10 @@ def town(tmp_path):
     return path, (x, y)
 
 
-def test_mask_writes_a_class_cog(monkeypatch, capsys, tmp_path, town):
+def test_mask_writes_a_class_cog(tmp_path, town):
     layer, (x, y) = town
     out = tmp_path / "sub" / "mask.tif"
-    code, stdout, err = cli(monkeypatch, capsys, "mask", str(layer), "--bbox", str(x), str(y), str(x + 200),
+    code, stdout, err = run_cli("mask", str(layer), "--bbox", str(x), str(y), str(x + 200),
                             str(y + 100), "--crs", "EPSG:32632", "--work-crs", "EPSG:32632", "--gsd", "0.5",
                             "-o", str(out))
     assert code == 0, err
@@ -92,12 +79,12 @@ def test_mask_writes_a_class_cog(monkeypatch, capsys, tmp_path, town):
     assert sorted(p.name for p in out.parent.iterdir()) == ["mask.tif"]
 
 
-def test_mask_with_aoi_file(monkeypatch, capsys, tmp_path, town):
+def test_mask_with_aoi_file(tmp_path, town):
     layer, (x, y) = town
     aoi = tmp_path / "aoi.geojson"
     gpd.GeoDataFrame(geometry=[box(x, y, x + 100, y + 100)], crs=32632).to_file(aoi, driver="GeoJSON")
     out = tmp_path / "m.tif"
-    code, _, err = cli(monkeypatch, capsys, "mask", str(layer), "--aoi", str(aoi), "--gsd", "1", "-o", str(out))
+    code, _, err = run_cli("mask", str(layer), "--aoi", str(aoi), "--gsd", "1", "-o", str(out))
     assert code == 0, err
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == 32632 and src.read(1).max() == 2
@@ -126,7 +113,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("args,message", BAD, ids=[f"{a[0]}-{m.split()[0]}" for a, m in BAD])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(monkeypatch, capsys, tmp_path, town, args, message):
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, town, args, message):
     junk = tmp_path / "junk.gpkg"
     junk.write_bytes(b"not a geopackage")
     subs = {"{missing}": str(tmp_path / "missing.gpkg"), "{junk}": str(junk), "{town}": str(town[0])}
@@ -135,7 +122,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(monkeypatch, capsys, tm
     if args[0] == "mask":
         args += ["-o", str(out)]
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, stdout, err = cli(monkeypatch, capsys, *args)
+    code, stdout, err = run_cli(*args)
     assert code == 2, (stdout, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
@@ -143,10 +130,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(monkeypatch, capsys, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_cli_in_a_subprocess(run_cli):
-    res = run_cli("metadata", "--bbox", "85.519", "27.629", "85.523", "27.634", "--width", "512", "--json")
+def test_cli_in_a_subprocess(satgeo_process):
+    res = satgeo_process("metadata", "--bbox", "85.519", "27.629", "85.523", "27.634", "--width", "512", "--json")
     assert res.returncode == 0, res.stderr
     d = json.loads(res.stdout)
     assert d["width"] == 512 and d["crs"] == "EPSG:32645" and d["caption"].endswith("in Nepal")
-    bad = run_cli("metadata", "--bbox", "85.5", "27.6", "85.5", "27.7", "--json")
+    bad = satgeo_process("metadata", "--bbox", "85.5", "27.6", "85.5", "27.7", "--json")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("error: ")

@@ -3,13 +3,11 @@ a file without a CRS is lon/lat only when every coordinate can be; otherwise one
 
 from __future__ import annotations
 
-import sys
-
 import geopandas as gpd
 import pytest
+from cli_support import run_cli
 from shapely.geometry import box
 
-from satgeo.cli import main
 from satgeo.errors import InputError
 from satgeo.geo.layers import NO_CRS, read_layer, read_named_layers
 
@@ -33,22 +31,12 @@ def test_a_projected_file_without_crs_is_refused_in_one_line(tmp_path):
         read_layer(gpd.GeoDataFrame(geometry=[box(500000, 5200000, 500100, 5200100)]))
 
 
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["satgeo", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    return code, capsys.readouterr().err
-
-
-def test_mask_and_batch_refuse_it_with_the_same_message(monkeypatch, capsys, tmp_path):
+def test_mask_and_batch_refuse_it_with_the_same_message(tmp_path):
     path = str(_no_crs(tmp_path / "utm.shp", box(500000, 5200000, 500100, 5200100)))
-    code, err = _cli(monkeypatch, capsys, "mask", path, "--bbox", "9.0", "46.9", "9.01", "46.91", "--gsd", "1",
+    code, _, err = run_cli("mask", path, "--bbox", "9.0", "46.9", "9.01", "46.91", "--gsd", "1",
                      "-o", str(tmp_path / "m.tif"))
     assert code == 2 and NO_CRS in err and len(err.strip().splitlines()) == 1, err
-    code, err2 = _cli(monkeypatch, capsys, "batch", path, "-o", str(tmp_path / "job"), "--gsd", "1", "--no-progress")
+    code, _, err2 = run_cli("batch", path, "-o", str(tmp_path / "job"), "--gsd", "1", "--no-progress")
     assert code == 2 and NO_CRS in err2 and len(err2.strip().splitlines()) == 1, err2
     assert err.strip() == err2.strip()
     assert not (tmp_path / "m.tif").exists()

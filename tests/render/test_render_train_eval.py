@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from cli_support import run_cli
 from render_support import CHIPS, DEMO
 
 from satgeo.eval.seams import seam_ratio
@@ -127,11 +128,10 @@ def test_train_init_validation_and_snapshots(tmp_path):
         train_pix2pix(pairs, tmp_path / "c", TrainOptions(steps=1, init=str(first), **{**base, "ngf": 8}))
 
 
-def test_blend_interpolates_weights_and_refuses_other_architectures(tmp_path, capsys, monkeypatch):
+def test_blend_interpolates_weights_and_refuses_other_architectures(tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    from satgeo.cli import main
     from satgeo.errors import InputError
     from satgeo.models.pix2pix import Pix2PixConfig, load_pix2pix, save_pix2pix
     from satgeo.models.pix2pix_nets import init_weights
@@ -157,34 +157,29 @@ def test_blend_interpolates_weights_and_refuses_other_architectures(tmp_path, ca
     save_pix2pix(init_weights(other.build(), seed=3), other, tmp_path / "c")
     with pytest.raises(InputError, match="different architectures"):
         blend_pix2pix(tmp_path / "a", tmp_path / "c", 0.5, tmp_path / "x")
-    monkeypatch.setattr("sys.argv", ["satgeo", "train", "blend", str(tmp_path / "a"), str(tmp_path / "b"),
-                                     "--alpha", "1.5", "-o", str(tmp_path / "y")])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    assert exc.value.code == 2 and "alpha must be between 0 and 1" in capsys.readouterr().err
+    code, _, err = run_cli("train", "blend", str(tmp_path / "a"), str(tmp_path / "b"), "--alpha", "1.5",
+                           "-o", str(tmp_path / "y"))
+    assert code == 2 and "alpha must be between 0 and 1" in err
     assert not (tmp_path / "y").exists()
 
 
-def test_train_cli_and_eval_cli(tmp_path, capsys, monkeypatch):
+def test_train_cli_and_eval_cli(tmp_path):
     """`satgeo train pix2pix` then `satgeo eval` on the same two chips (one trains, one is held out)."""
-    from satgeo.cli import main
-
     out = tmp_path / "run"
-    monkeypatch.setattr("sys.argv", [
-        "satgeo", "train", "pix2pix", "--chips", str(CHIPS), "--footprints", str(FOOTPRINTS), "-o", str(out),
+    code, _, err = run_cli(
+        "train", "pix2pix", "--chips", str(CHIPS), "--footprints", str(FOOTPRINTS), "-o", str(out),
         "--holdout", "OAM-386695-.*", "--steps", "2", "--batch", "1", "--crop", "64", "--ngf", "4", "--ndf", "4",
         "--num-downs", "6",
-    ])
-    main()
+    )
+    assert code == 0, err
     assert json.loads((out / "split.json").read_text())["holdout"] == ["OAM-386695-220245-19.tif"]
-    capsys.readouterr()
-    monkeypatch.setattr("sys.argv", [
-        "satgeo", "eval", "--chips", str(CHIPS), "--footprints", str(FOOTPRINTS), "--holdout", "OAM-386695-.*",
+    code, stdout, err = run_cli(
+        "eval", "--chips", str(CHIPS), "--footprints", str(FOOTPRINTS), "--holdout", "OAM-386695-.*",
         "--model", str(out / "model"), "--model", "flat", "--json", "--seg-steps", "2", "--lattice-windows", "1",
         "--cache", str(tmp_path / "cache"),
-    ])
-    main()
-    res = json.loads(capsys.readouterr().out)
+    )
+    assert code == 0, err
+    res = json.loads(stdout)
     assert res["chips"]["held_out"] == ["OAM-386695-220245-19"]
     for k in ("run", "flat"):
         assert 0 < res["models"][k]["psnr"] < 60 and -1 <= res["models"][k]["ssim"] <= 1
