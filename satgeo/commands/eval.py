@@ -51,7 +51,7 @@ def _table(res: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help='print {"models": {NAME: {...}}, "real": {...}} as JSON')
 @click.option("--sheet", type=click.Path(dir_okay=False), default=None, help="write a PNG contact sheet here")
 @click.option("--cache", type=click.Path(file_okay=False), default=None,
-              help="cache folder for pairs and the trained segmenter (default $SATGEO_HOME/cache/eval)")
+              help="cache folder for the trained segmenter (default $SATGEO_HOME/cache/eval)")
 @click.option("--seg-steps", type=int, default=None, help="segmenter training steps (default 400)")
 @click.option("--lattice-windows", type=int, default=8, show_default=True, help="uniform renders are N x N windows")
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads for the small networks")

@@ -26,16 +26,14 @@ import numpy as np
 
 from satgeo.errors import InputError
 from satgeo.eval.segmenter import (
-    CLASS_NAMES,
     Sample,
     SegmenterConfig,
-    at_scale,
-    class_scores,
-    confusion,
+    evaluate_segmenter,
     scale_for,
     torch_threads,
     train_segmenter,
 )
+from satgeo.geo.classes import CLASS_NAMES
 
 # two-sided 95 % Student-t quantiles by degrees of freedom (1..30; 1.96 beyond)
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -81,11 +79,6 @@ def check_ns(ns: Sequence[int | None], pool: int) -> list[int]:
         if k not in out:
             out.append(k)
     return out
-
-
-def _scores(seg, held: Sequence[Sample]) -> dict:
-    truth = [s.mask for s in at_scale(held, seg.config.scale)]
-    return class_scores(confusion(seg.predict(held), truth, seg.config.n_classes))
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -134,11 +127,11 @@ def run_downstream(data: DownstreamData, synthetic: dict[str, list[Sample]], opt
                 rng = np.random.default_rng(1000 + seed)
                 subset = [data.real_pool[i] for i in sorted(rng.choice(len(data.real_pool), n, replace=False))]
                 scfg = replace(cfg, seed=seed)
-                base_runs.append(_scores(train_segmenter(subset, scfg), data.held))
+                base_runs.append(evaluate_segmenter(train_segmenter(subset, scfg), data.held))
                 for label, synth in synthetic.items():
                     weights = [0.5 / len(subset)] * len(subset) + [0.5 / len(synth)] * len(synth)
                     seg = train_segmenter(subset + synth, scfg, weights)
-                    mixed_runs[label].append(_scores(seg, data.held))
+                    mixed_runs[label].append(evaluate_segmenter(seg, data.held))
                 log(f"N={n} seed={seed}: real {_value(base_runs[-1], key):.3f}, " + ", ".join(
                     f"+{k} {_value(v[-1], key):.3f}" for k, v in mixed_runs.items()) + f" ({time.time() - t0:.0f} s)")
             res["real"][str(n)] = _summary(base_runs)
@@ -147,7 +140,7 @@ def run_downstream(data: DownstreamData, synthetic: dict[str, list[Sample]], opt
                 res["gain"][label][str(n)] = t_interval(
                     [_value(m, key) - _value(b, key) for m, b in zip(runs, base_runs)])
         for label, synth in synthetic.items():
-            runs = [_scores(train_segmenter(synth, replace(cfg, seed=seed)), data.held) for seed in opts.seeds]
+            runs = [evaluate_segmenter(train_segmenter(synth, replace(cfg, seed=seed)), data.held) for seed in opts.seeds]
             res["synthetic"][label] = _summary(runs)
             log(f"synthetic only {label}: {np.mean([_value(r, key) for r in runs]):.3f} ({time.time() - t0:.0f} s)")
     res["seconds"] = round(time.time() - t0, 1)

@@ -46,13 +46,14 @@ class FlatColourGenerator:
 
 def fit_colours(images: list[np.ndarray], masks: list[np.ndarray], n_classes: int = 5) -> np.ndarray:
     """(n_classes, 3) mean RGB per class over ``images`` (unseen classes get the overall mean)."""
-    from satgeo.eval.pix2pix_eval import fit_flat_colours
-    from satgeo.train.pairs import Pairs
-
-    # one implementation of the fit: pack the (any-size) images as a 1-row "chip" set
-    flat_img = np.concatenate([i.reshape(-1, 3) for i in images])[None, None]
-    flat_mask = np.concatenate([m.reshape(-1) for m in masks])[None, None]
-    return fit_flat_colours(Pairs([], flat_img, flat_mask, 0.0), n_classes)
+    pixels = np.concatenate([i.reshape(-1, 3) for i in images]).astype(np.float64)
+    classes = np.concatenate([m.reshape(-1) for m in masks])
+    out = np.tile(pixels.mean(axis=0), (n_classes, 1))
+    for c in range(n_classes):
+        sel = classes == c
+        if sel.any():
+            out[c] = pixels[sel].mean(axis=0)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def check_model(name: str) -> None:

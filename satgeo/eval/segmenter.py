@@ -34,12 +34,12 @@ from torch import nn
 
 from satgeo.atomic import atomic_path
 from satgeo.errors import InputError
+from satgeo.geo.classes import CLASS_NAMES
 from satgeo.train.landcover import IGNORE, LandcoverPair, downsample_pair
 from satgeo.train.pairs import random_crop
 
 #: one image with its class mask (``IGNORE`` where unknown) and GSD; shared with the land-cover loader
 Sample = LandcoverPair
-CLASS_NAMES = ("background", "building", "road", "water", "vegetation")
 #: ground metres per pixel the segmenter works at (Banepa's 0.13 m chips are averaged 4x4)
 WORK_GSD = 0.5
 
