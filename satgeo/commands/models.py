@@ -33,7 +33,8 @@ def _source(entry: ModelEntry) -> str:
 def _folder_summary(path: Path) -> dict[str, Any]:
     """What can be read from a checkpoint folder without loading weights."""
     from satgeo.errors import ModelError
-    from satgeo.models.diffusionsat import find_controlnet_dir, find_unet_dir, pipeline_root, training_window
+    from satgeo.models.controlnet import controlnet_dir
+    from satgeo.models.diffusionsat import find_unet_dir, pipeline_root, training_window
     from satgeo.models.ds_layout import model_folder
 
     out: dict = {}
@@ -41,9 +42,7 @@ def _folder_summary(path: Path) -> dict[str, Any]:
         return out
     folder = model_folder(path)
     root = pipeline_root(folder)
-    cn_dir = find_controlnet_dir(folder)
-    if cn_dir is None and (folder / "config.json").exists():
-        cn_dir = folder
+    cn_dir = controlnet_dir(folder)
     unet_cfg: dict = {}
     scale = 8
     if root is not None:

@@ -72,6 +72,12 @@ def is_controlnet_folder(path: Path) -> bool:
     return path.is_dir() and (_is_bare_controlnet(path) or find_controlnet_dir(path) is not None)
 
 
+def controlnet_dir(folder: Path) -> Path | None:
+    """The ControlNet of a model folder: its ``controlnet/`` part, the folder itself when it is a bare
+    ControlNet, else None."""
+    return find_controlnet_dir(folder) or (folder if _is_bare_controlnet(folder) else None)
+
+
 def detect(path: Path) -> bool:
     from satgeo.models.hub import zip_holds_pipeline
 
@@ -114,7 +120,7 @@ def load(path: str | Path, device: str | None = None, dtype: torch.dtype | None 
 
     folder = model_folder(materialize(Path(path)))
     # a release folder may hold the ControlNet both at its top (controlnet.save_pretrained) and in controlnet/
-    cn_dir = find_controlnet_dir(folder) or (folder if _is_bare_controlnet(folder) else None)
+    cn_dir = controlnet_dir(folder)
     bare = cn_dir == folder and not (folder / "model_index.json").exists()
     if cn_dir is None:
         raise ModelError(f"{path} is not a ControlNet model folder (expected controlnet/ beside a pipeline)")
