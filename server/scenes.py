@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+
 from satgeo.atomic import write_bytes
 from satgeo.errors import InputError, LimitError
 from satgeo.geo.area import Area
 from satgeo.geo.xyz import native_zoom_for, tile_ground_gsd
+from satgeo.models.registry import DEFAULT_MODEL
 from satgeo_server import inputs
 from satgeo_server.schemas import SceneCreate
 from satgeo_server.settings import Settings
@@ -58,6 +61,7 @@ class SceneRegistry:
         model = inputs.resolve_model(body.model, self.settings)
         layer_files: list[tuple[Path, bytes | None]] = []
         digests = []
+        gdfs: dict[int, gpd.GeoDataFrame] = {}
         for ref in body.layers:
             if ref.geojson is not None:
                 inputs.read_feature_collection(ref.geojson)
@@ -66,17 +70,18 @@ class SceneRegistry:
                 layer_files.append((self.settings.data_dir / "scenes" / "layers" / f"{digest}.geojson", encoded))
             else:
                 path = inputs.confined_path(self.settings, ref.path or "")
-                inputs.read_layer_file(path)
+                gdfs[len(layer_files)] = inputs.read_layer_file(path)
                 digest = _sha(path.read_bytes())
                 layer_files.append((path, None))
             digests.append(digest)
-        gdfs = []
-        for path, content in layer_files:
-            if content is not None and not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes(path, content)
-            gdfs.append(inputs.read_layer_file(path))
-        bounds = inputs.layer_bounds(gdfs)
+        # inline layers are written only once every layer has been checked
+        for i, (path, content) in enumerate(layer_files):
+            if content is not None:
+                if not path.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_bytes(path, content)
+                gdfs[i] = inputs.read_layer_file(path)
+        bounds = inputs.layer_bounds([gdfs[i] for i in range(len(layer_files))])
         area = Area.from_bbox(bounds)
         km2 = area.work_geometry().area / 1e6
         if km2 > self.settings.max_area_km2:
@@ -99,6 +104,8 @@ class SceneRegistry:
             "name": body.name,
             "layers": [str(p.relative_to(self.settings.data_dir)) for p, _ in layer_files],
             "model": model,
+            # the card's name, for listings that must not load the model
+            "model_name": card.name or Path(model or DEFAULT_MODEL).name,
             "prompt": body.prompt,
             "date": body.date.isoformat() if body.date else None,
             "cloud_cover": body.cloud_cover,
@@ -109,7 +116,7 @@ class SceneRegistry:
         }
         # added later: only when set, so scenes asked for without them keep their ids
         spec |= {k: v for k, v in (("guidance", body.guidance), ("scheduler", body.scheduler)) if v is not None}
-        key = {k: v for k, v in spec.items() if k not in ("name", "layers")}
+        key = {k: v for k, v in spec.items() if k not in ("name", "layers", "model_name")}
         # the model as named (a path relative to --data-dir), so copies of a data dir share scene ids
         key["model"] = body.model
         key["layer_digests"] = digests

@@ -25,9 +25,14 @@ def scene_links(scene_id: str) -> dict[str, str]:
 
 
 def model_name(spec: SceneSpec, device: str | None = None) -> str:
-    """The name a scene's model goes by: its card's name, else the checkpoint folder's name."""
+    """The name a scene's model goes by: its card's name, else the checkpoint folder's name.
+
+    Scenes store the name when they are made; only scenes stored before that load their model here.
+    """
     from satgeo.models.registry import DEFAULT_MODEL
 
+    if spec.get("model_name"):
+        return str(spec["model_name"])
     model = spec["model"] or DEFAULT_MODEL
     try:
         return model_card(model, device).name or Path(model).name

@@ -229,7 +229,7 @@
   function jobBody(bounds) {
     const s = state.scene || {};
     const body = { bbox: [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()], crs: "EPSG:4326" };
-    for (const k of ["model", "prompt", "date", "cloud_cover", "steps"]) if (s[k] !== null && s[k] !== undefined) body[k] = s[k];
+    for (const k of ["model", "prompt", "date", "cloud_cover", "steps", "guidance", "scheduler"]) if (s[k] !== null && s[k] !== undefined) body[k] = s[k];
     body.seed = s.seed || 0;
     const feats = featuresIn(bounds);
     if (feats.length) body.footprints = { type: "FeatureCollection", features: feats };

@@ -239,3 +239,14 @@ def test_sampling_options_travel_from_the_job_to_the_render_request(client, data
     req = build_render_request(job.request, data_dir / "jobs" / job.id)
     assert (req.guidance, req.scheduler) == (4.5, "ddim")
     assert build_render_request({"bbox": BBOX}, data_dir).guidance is None
+
+
+def test_listing_scenes_and_their_tilejson_loads_no_model(client, monkeypatch):
+    r = client.post("/v1/scenes", json={"layers": [{"geojson": _fc()}], "model": "models/tiny"})
+    assert r.status_code == 201, r.text
+    scene = r.json()
+    import satgeo.render.engine as engine
+
+    monkeypatch.setattr(engine, "get_generator", lambda *a, **k: pytest.fail("a listing loaded a model"))
+    assert [s["model_name"] for s in client.get("/v1/scenes").json()] == [scene["model_name"]]
+    assert scene["model_name"] in client.get(scene["links"]["tilejson"]).json()["attribution"]
