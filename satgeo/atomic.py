@@ -10,6 +10,7 @@ hidden and unique per process and call, so concurrent writers never share one.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -22,7 +23,14 @@ def temp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(3)}.tmp{path.suffix}")
 
 
-def _remove(p: Path) -> None:
+def is_temp_sibling(candidate: Path, path: Path) -> bool:
+    """Is ``candidate`` a ``temp_sibling`` of ``path`` (what a killed writer leaves behind)?"""
+    pattern = rf"\.{re.escape(path.stem)}\.\d+-[0-9a-f]+\.tmp{re.escape(path.suffix)}"
+    return candidate.parent == path.parent and re.fullmatch(pattern, candidate.name) is not None
+
+
+def remove(p: Path) -> None:
+    """Delete a file or a whole folder, if it is there."""
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p, ignore_errors=True)
     else:
@@ -43,7 +51,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, final)
     finally:
         if tmp.exists() or tmp.is_symlink():
-            _remove(tmp)
+            remove(tmp)
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = False) -> Path:

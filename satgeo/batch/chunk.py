@@ -8,8 +8,6 @@ widened by a context margin) so it pickles small for Ray workers.
 from __future__ import annotations
 
 import datetime as dt
-import re
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -19,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 from shapely.geometry import box
 
+from satgeo.atomic import is_temp_sibling, remove
 from satgeo.errors import SatgeoError
 from satgeo.geo.area import Area
 from satgeo.geo.cog import cog_bytes
@@ -139,16 +138,12 @@ def stale_temporaries(folder: Path, names: Sequence[str]) -> list[Path]:
     (``.<stem>.<pid>-<hex>.tmp<suffix>`` files) and ``CogWriter`` scratch folders (``.<name>.<random>.tmp``)."""
     if not folder.is_dir():
         return []
-    files = {}
-    for name in names:
-        p = Path(name)
-        files[name] = re.compile(rf"\.{re.escape(p.stem)}\.\d+-[0-9a-f]+\.tmp{re.escape(p.suffix)}")
     wanted = set(names)
     out = []
     for p in folder.glob(".*"):
         if p.is_dir() and p.name.endswith(".tmp") and p.name[1:].rsplit(".", 2)[0] in wanted:
             out.append(p)
-        elif p.is_file() and any(rx.fullmatch(p.name) for rx in files.values()):
+        elif p.is_file() and any(is_temp_sibling(p, folder / n) for n in names):
             out.append(p)
     return sorted(out)
 
@@ -156,7 +151,4 @@ def stale_temporaries(folder: Path, names: Sequence[str]) -> list[Path]:
 def remove_stale_temporaries(folder: Path, names: Sequence[str]) -> None:
     """Delete ``stale_temporaries(folder, names)`` (our own leftovers from a killed run)."""
     for p in stale_temporaries(folder, names):
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
+        remove(p)

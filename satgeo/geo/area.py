@@ -31,7 +31,6 @@ from shapely.geometry.base import BaseGeometry
 from satgeo.errors import InputError
 from satgeo.geo.crs import WGS84, crs_name, is_lonlat, parse_crs, utm_crs_for
 from satgeo.geo.grid import Grid
-from satgeo.geo.layers import read_layer
 from satgeo.geo.metadata import ground_gsd
 
 #: Areas narrower than this many pixels are refused (nobody asks for a 1 px image on purpose).
@@ -168,6 +167,8 @@ class Area:
     def from_file(cls, path: str | os.PathLike[str], layer: str | int | None = None,
                   work_crs: CRS | str | None = None) -> Area:
         """The union of the polygons of a vector layer (any format GDAL reads; .zip shapefiles too)."""
+        from satgeo.geo.layers import read_layer  # geopandas: only areas read from files need it
+
         gdf = read_layer(path, layer=layer)
         geoms = [g for g in gdf.geometry if g is not None and not g.is_empty]
         if not geoms:

@@ -75,8 +75,8 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
 def is_lonlat(bounds: tuple[float, float, float, float] | list[float], tol: float = 0.0) -> bool:
     """Can ``(west, south, east, north)`` be longitude/latitude?
 
-    Latitudes within -90..90; longitudes within -540..540, so that a geometry kept continuous
+    Latitudes within -90..90 (give or take ``tol``); longitudes within -540..540, so that a geometry kept continuous
     across the antimeridian (east past 180) still counts.
     """
     w, s, e, n = (float(v) for v in bounds)
-    return -540.0 <= w <= e <= 540.0 and -90.0 <= s <= n <= 90.0
+    return -540.0 <= w <= e <= 540.0 and -90.0 - tol <= s <= n <= 90.0 + tol

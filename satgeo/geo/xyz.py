@@ -53,8 +53,7 @@ def mercator_scale(lat: float) -> float:
 
 def native_zoom_for(gsd: float, lat: float, tile_size: int = 256, lo: int = 1, hi: int = 22) -> int:
     """The zoom whose ground pixel size at ``lat`` is closest to ``gsd`` (in log scale), within ``lo..hi``."""
-    ground_z0 = 2 * ORIGIN_SHIFT / tile_size * math.cos(math.radians(lat))
-    return int(min(hi, max(lo, round(math.log2(ground_z0 / gsd)))))
+    return int(min(hi, max(lo, round(math.log2(tile_ground_gsd(0, lat, tile_size) / gsd)))))
 
 
 def zoom_for_gsd(gsd: float, lat: float, tile_size: int = 256) -> int:

@@ -43,3 +43,11 @@ def test_folder_is_moved_into_place_or_removed(tmp_path: Path) -> None:
 def test_temp_siblings_are_unique(tmp_path: Path) -> None:
     p = tmp_path / "x.png"
     assert len({atomic.temp_sibling(p) for _ in range(50)}) == 50
+
+
+def test_leftovers_are_recognised_by_the_same_naming_rule(tmp_path: Path) -> None:
+    p = tmp_path / "chunk.tif"
+    assert atomic.is_temp_sibling(atomic.temp_sibling(p), p)
+    assert not atomic.is_temp_sibling(atomic.temp_sibling(tmp_path / "other.tif"), p)
+    assert not atomic.is_temp_sibling(atomic.temp_sibling(tmp_path / "chunk.png"), p)
+    assert not atomic.is_temp_sibling(tmp_path / "sub" / atomic.temp_sibling(p).name, p)

@@ -40,3 +40,11 @@ def test_mask_and_batch_refuse_it_with_the_same_message(tmp_path):
     assert code == 2 and NO_CRS in err2 and len(err2.strip().splitlines()) == 1, err2
     assert err.strip() == err2.strip()
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_lonlat_test_honours_its_tolerance_at_the_poles():
+    from satgeo.geo.crs import is_lonlat
+
+    beyond = (0.0, -90.0000000001, 1.0, 0.0)  # a pole rounded past -90 by a reprojection
+    assert not is_lonlat(beyond) and is_lonlat(beyond, tol=1e-9)
+    assert not is_lonlat((0.0, -90.1, 1.0, 0.0), tol=1e-9)
