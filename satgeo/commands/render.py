@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +11,10 @@ from satgeo.commands.geo import area_from_options
 from satgeo.errors import InputError
 from satgeo.geo.metadata import check_cloud_cover, parse_date
 from satgeo.models.ds_config import SCHEDULERS, check_guidance
+
+if TYPE_CHECKING:
+    from satgeo.models.base import Generator
+    from satgeo.render.request import RenderRequest
 
 
 @click.command("render")
@@ -58,7 +63,8 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     area = area_from_options(bbox, crs, aoi)
     from satgeo.render.engine import check_gsd, get_generator
 
-    card = get_generator(model).card  # loaded once; render_to_cog reuses it
+    gen = get_generator(model)  # loaded once; render_to_cog reuses it
+    card = gen.card
     if gsd is not None:
         check_gsd(gsd, card)
     area.check_pixels(gsd or card.native_gsd)
@@ -67,7 +73,7 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
         cloud_cover=cloud_cover, seed=seed, gsd=gsd, steps=steps, guidance=guidance, scheduler=scheduler,
         condition_rasters=list(condition_rasters),
     )
-    _check_conditions(request)
+    _check_conditions(request, gen)
     bar = tqdm(total=1000, desc="render", unit="‰", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
     last = [0]
 
@@ -84,16 +90,13 @@ def render_cmd(aoi, bbox, crs, layers, model, prompt, date_, cloud_cover, seed, 
     click.echo(f"{result.path}  {g.width}x{g.height} px  {g.gsd:g} m  {g.crs.to_string()}  {result.seconds:.1f} s")
 
 
-def _check_conditions(request) -> None:  # noqa: ANN001
+def _check_conditions(request: RenderRequest, gen: Generator) -> None:
     """Conditional ControlNets: refuse rasters they cannot use (or their absence) before any compute."""
-    from satgeo.models import registry
-
-    if not request.condition_rasters and registry.resolve(request.model)[1].name != "controlnet":
+    if not request.condition_rasters and gen.card.family != "controlnet":
         return
     from satgeo.models.condition import validate_request
-    from satgeo.render.engine import get_generator
 
-    validate_request(get_generator(request.model), request.condition_rasters, request.area)
+    validate_request(gen, request.condition_rasters, request.area)
 
 
 def register(app: click.Group) -> None:

@@ -17,13 +17,7 @@ import torch
 
 from satgeo.errors import ModelError
 from satgeo.models.condition import spec_for
-from satgeo.models.controlnet_net import (  # noqa: F401 - re-exported: the family's public names
-    SatControlNet,
-    check_base,
-    controlnet_from_unet,
-    controlnet_residuals,
-    load_controlnet,
-)
+from satgeo.models.controlnet_net import check_base, load_controlnet  # noqa: F401 - check_base re-exported
 from satgeo.models.ds_config import CONFIG_FILE, SatgeoConfig, read_satgeo_config
 from satgeo.models.ds_generator import DiffusionSatGenerator, make_card
 from satgeo.models.ds_layout import (
@@ -38,7 +32,6 @@ from satgeo.models.ds_pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, Diffusion
 from satgeo.models.satunet import read_config
 
 if TYPE_CHECKING:
-    from satgeo.models.controlnet3d import SatControlNet3D
     from satgeo.models.registry import ModelEntry
 
 # ----------------------------------------------------------------------------- family
@@ -86,13 +79,6 @@ def detect(path: Path) -> bool:
     return is_controlnet_folder(path)
 
 
-def load_any_controlnet(folder: Path) -> SatControlNet | SatControlNet3D:
-    """A 2D (``ControlNetModel``) or 3D (``ControlNetModel3D``) ControlNet folder, strictly."""
-    from satgeo.models.controlnet3d import is_3d_config, load_controlnet3d
-
-    return load_controlnet3d(folder) if is_3d_config(read_config(folder)) else load_controlnet(folder)
-
-
 def _base_of(root: Path, bare: bool, cfg: SatgeoConfig, entry: ModelEntry | None) -> Path:
     """The base pipeline folder: the ControlNet's own folder when it holds a UNet, else a named base."""
     from satgeo.models.registry import resolve
@@ -115,7 +101,7 @@ def _base_of(root: Path, bare: bool, cfg: SatgeoConfig, entry: ModelEntry | None
 
 
 def load(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None) -> DiffusionSatGenerator:
-    from satgeo.models.controlnet3d import is_3d_config
+    from satgeo.models.controlnet3d import is_3d_config, load_controlnet3d
     from satgeo.models.hub import materialize
 
     folder = model_folder(materialize(Path(path)))
@@ -131,7 +117,7 @@ def load(path: str | Path, device: str | None = None, dtype: torch.dtype | None 
     temporal = is_3d_config(config)
     spec = spec_for(config, temporal, cfg.condition or (entry.condition if entry is not None else None))
     base = _base_of(root, bare, cfg, entry)
-    cn = load_any_controlnet(cn_dir)
+    cn = load_controlnet3d(cn_dir) if temporal else load_controlnet(cn_dir)
     pipe = DiffusionSatPipeline.from_folder(base, device=device, dtype=dtype)
     check_base(cn, pipe.unet)
     pipe.set_controlnet(cn)

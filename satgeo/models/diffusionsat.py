@@ -22,30 +22,16 @@ import torch
 
 from satgeo.errors import ModelError
 from satgeo.models.ds_config import read_satgeo_config
-from satgeo.models.ds_generator import (  # noqa: F401 - re-exported: the family's public names
-    REGION_WINDOWS,
-    DiffusionSatGenerator,
-    default_caption,
-    make_card,
-    model_window,
-    window_lonlat,
-)
-from satgeo.models.ds_layout import (  # noqa: F401 - re-exported
-    find_controlnet_dir,
+from satgeo.models.ds_generator import DiffusionSatGenerator, make_card
+from satgeo.models.ds_layout import (  # noqa: F401 - find_unet_dir re-exported: the family's public names
     find_unet_dir,
     is_diffusionsat_folder,
     pipeline_root,
-    quiet_hf,
     training_window,
 )
-from satgeo.models.ds_metadata import TRAINING_RANGES, check_metadata_range, normalize_metadata  # noqa: F401
-from satgeo.models.ds_pipeline import (  # noqa: F401 - re-exported
-    DEFAULT_GUIDANCE,
-    DEFAULT_STEPS,
-    FAST_SCHEDULER,
-    DiffusionSatPipeline,
-)
-from satgeo.models.ds_speed import SpeedPlan, cpu_has_amx, make_scheduler, plan_speed  # noqa: F401
+from satgeo.models.ds_metadata import check_metadata_range, normalize_metadata  # noqa: F401 - re-exported
+from satgeo.models.ds_pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, DiffusionSatPipeline
+from satgeo.models.ds_speed import plan_speed  # noqa: F401 - re-exported
 
 
 def _lora_folder(path: Path) -> bool:

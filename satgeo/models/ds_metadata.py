@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from satgeo.geo.metadata import FIELDS, Metadata
+
 # Raw ranges DiffusionSat's training data covered (fMoW, Satlas, SpaceNet); outside them we warn.
 TRAINING_RANGES = {
     "gsd": (0.1, 10.0),
@@ -24,8 +26,6 @@ def normalize_metadata(raw: Sequence[float | None]) -> list[float]:
 
     The formulas live in :mod:`satgeo.geo.metadata` (the GIS core); None/NaN mean unknown.
     """
-    from satgeo.geo.metadata import FIELDS, Metadata
-
     vals: dict[str, Any] = {}  # FIELDS name -> float (int for the date fields), as Metadata takes them
     for name, v in zip(FIELDS, raw):
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
@@ -36,8 +36,7 @@ def normalize_metadata(raw: Sequence[float | None]) -> list[float]:
 
 def check_metadata_range(raw: Sequence[float | None]) -> None:
     """Warn (not fail) when metadata lies outside what the released checkpoints saw."""
-    names = ("lon", "lat", "gsd", "cloud_cover", "year", "month", "day")
-    values = dict(zip(names, raw))
+    values = dict(zip(FIELDS, raw))
     for key, (lo, hi) in TRAINING_RANGES.items():
         v = values.get(key)
         if v is not None and math.isfinite(v) and not lo <= v <= hi:

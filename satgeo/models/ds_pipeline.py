@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 DEFAULT_GUIDANCE = 7.5
 DEFAULT_STEPS = 20
-FAST_SCHEDULER = "dpm++"
 
 
 def _has_conv3d(module: torch.nn.Module) -> bool:

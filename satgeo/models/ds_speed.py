@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from satgeo.errors import InputError, ModelError
+from satgeo.models.ds_config import SCHEDULERS
 
 
 @dataclass
@@ -70,4 +71,4 @@ def make_scheduler(config: dict[str, Any], kind: str | None = None) -> Any:
         )
     if kind == "ddim":
         return diffusers.DDIMScheduler.from_config(config)
-    raise InputError(f"unknown scheduler {kind!r}; use default, ddim or dpm++")
+    raise InputError(f"unknown scheduler {kind!r}; use {', '.join(SCHEDULERS)}")

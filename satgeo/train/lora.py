@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from satgeo.extras import require
 from satgeo.models.ds_config import LORA_TARGETS, LoraSpec
-from satgeo.models.lora import lora_config
+from satgeo.models.lora import ADAPTER_FILE, lora_config
 from satgeo.train.controlnet import DiffusionTrainOptions, _fit, _start, _write_manifest
 
 
@@ -45,9 +45,9 @@ def train_lora(base: str | Path, shards, out_dir: str | Path, opts: DiffusionTra
 
     training = _fit(run, step, params, opts, progress)
     model = Path(out_dir) / "model"
-    (model / "lora").mkdir(parents=True, exist_ok=True)
+    (model / ADAPTER_FILE).parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in get_peft_model_state_dict(unet).items()}
-    save_file(state, str(model / "lora" / "adapter.safetensors"))
+    save_file(state, str(model / ADAPTER_FILE))
     _write_manifest(out_dir, {"base": str(run.base_root.resolve()), "family": "diffusionsat",
                               "lora": LoraSpec(opts.lora_rank, opts.lora_rank, LORA_TARGETS).to_json()}, training)
     return model

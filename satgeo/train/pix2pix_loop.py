@@ -306,10 +306,6 @@ def _validate(G: torch.nn.Module, config: Pix2PixConfig, val: Pairs, csv_path: P
         w.writerow([step, round(seconds, 1), res["psnr"], res["ssim"]])
 
 
-def options_from(**kwargs) -> TrainOptions:
-    return TrainOptions(**{k: v for k, v in kwargs.items() if v is not None and k in TrainOptions.__dataclass_fields__})
-
-
 def layer_paths(paths: Sequence[str]) -> list[str]:
     missing = [p for p in paths if not Path(p).exists()]
     if missing:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +150,3 @@ def iter_samples(shards: str | Sequence[str | Path], need_mask: bool = False) ->
 
 def load_samples(shards, need_mask: bool = False) -> list[Sample]:
     return list(iter_samples(shards, need_mask))
-
-
-def finite_or_none(v) -> float | None:
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
