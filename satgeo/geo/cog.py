@@ -2,9 +2,9 @@
 
 ``CogWriter`` takes windowed writes into a tiled temporary GeoTIFF, so a mosaic of any size
 never has to sit in memory. On a clean close it converts the temporary file to a COG with
-GDAL's COG driver (which builds the internal overviews) beside the target through
-``satgeo.atomic``, checks it with rio-cogeo's ``cog_validate`` and renames it onto the target. On any exception, or a failed validation,
-nothing is left at the target and the temporary directory is removed.
+GDAL's COG driver (which builds the internal overviews) in its private scratch folder beside
+the target, checks it with rio-cogeo's ``cog_validate`` and renames it onto the target. On any
+exception, or a failed validation, nothing is left at the target and the scratch folder is removed.
 
 Every COG carries ``SYNTHETIC=TRUE`` and ``SATGEO_VERSION``; callers add what they know with
 ``provenance_tags`` (MODEL, MODEL_HASH, PROMPT, SEED, METADATA).
@@ -28,7 +28,7 @@ from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
 
 from satgeo import __version__
-from satgeo.atomic import atomic_path, write_text
+from satgeo.atomic import write_text
 from satgeo.errors import InputError, SatgeoError
 from satgeo.geo.grid import Grid
 
@@ -190,12 +190,14 @@ class CogWriter:
                 dst.set_band_description(i, desc)
         dst.close()
         self._dst = None
-        with rasterio.open(self._tmpdir / "stage.tif") as src, atomic_path(self.path) as out:
+        out = self._tmpdir / "cog.tif"
+        with rasterio.open(self._tmpdir / "stage.tif") as src:
             rio_copy(
                 src, out, driver="COG", compress=self.compress, blocksize=BLOCK,
                 overview_resampling=self.overview_resampling, bigtiff="IF_SAFER", num_threads="ALL_CPUS",
             )
-            _validate(out)
+        _validate(out)
+        os.replace(out, self.path)  # the scratch folder is the temporary: same filesystem, atomic rename
 
     def _cleanup(self) -> None:
         if self._dst is not None:
